@@ -1,0 +1,34 @@
+// Reads AttnScope capture files (docs/capture-format.md). open() validates the whole structure
+// from metadata alone; loadHead() reads one (layer, query head) slab and its KV head, never the
+// whole file. Files are opened read-only. Every defect throws CaptureError.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "attnscope/head-tensors.h"
+#include "attnscope/io/capture-error.h"
+#include "attnscope/io/capture-info.h"
+
+namespace attnscope {
+
+class CaptureReader {
+public:
+    static CaptureReader open(const std::string& path);
+    ~CaptureReader();
+    CaptureReader(CaptureReader&&) noexcept;
+    CaptureReader& operator=(CaptureReader&&) noexcept;
+
+    const CaptureInfo& info() const;
+    // Q of `queryHead`, K and V of its KV head, as fp32, with the layer's attention config.
+    // Checks for NaN/Inf and throws NonFiniteValue naming the dataset, head and position.
+    HeadTensors loadHead(int layer, int queryHead) const;
+    ReferenceValues loadReference(const std::string& name) const;
+
+private:
+    struct Impl;
+    explicit CaptureReader(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace attnscope
