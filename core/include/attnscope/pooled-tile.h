@@ -5,6 +5,7 @@
 // pixels repeat one cell. Pooling runs over the visible cells of the pixel only.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 namespace attnscope {

@@ -1,0 +1,89 @@
+// MoBA-style block top-k: keys are split into blocks of `block` tokens, each block represented by
+// its mean key. A query block (same size) scores every candidate key block by
+// mean(q over the query block) . mean(k over the key block) — the average of MoBA's per-token gate
+// q_i . mean(K_b) over the block's queries — and keeps its `topk` best candidates (ties: lower
+// block first) plus its own block. Candidates are blocks strictly before the query block when
+// causal (all other blocks when bidirectional) that hold at least one visible cell. Inside kept
+// blocks the model's own mask still applies.
+// Source: Lu et al., "MoBA: Mixture of Block Attention for Long-Context LLMs", 2025
+// (arXiv:2502.13189); MECHANISMS.md D2.
+#include <algorithm>
+#include <numeric>
+
+#include "attnscope/variant.h"
+#include "cpu/row-logits.h"
+
+namespace attnscope {
+
+namespace {
+
+// Mean of each block of `block` rows of a [T, d] matrix (the last block may be shorter).
+std::vector<float> blockMeans(const std::vector<float>& x, int T, int d, int block) {
+    const int n = (T + block - 1) / block;
+    std::vector<double> sums(static_cast<size_t>(n) * d, 0.0);
+    for (int t = 0; t < T; ++t)
+        for (int c = 0; c < d; ++c) sums[static_cast<size_t>(t / block) * d + c] += x[static_cast<size_t>(t) * d + c];
+    std::vector<float> means(sums.size());
+    for (int b = 0; b < n; ++b) {
+        const int rows = std::min(T, (b + 1) * block) - b * block;
+        for (int c = 0; c < d; ++c) means[static_cast<size_t>(b) * d + c] = static_cast<float>(sums[static_cast<size_t>(b) * d + c] / rows);
+    }
+    return means;
+}
+
+class MobaVariant final : public Variant {
+public:
+    std::string id() const override { return "moba"; }
+    std::string displayName() const override { return "MoBA block top-k"; }
+    std::string citation() const override {
+        return "Lu et al., MoBA: Mixture of Block Attention for Long-Context LLMs, 2025 (arXiv:2502.13189)";
+    }
+    std::vector<ParamSpec> parameters() const override {
+        return {{"block", ParamType::Integer, 64, 1, 1 << 20, "tokens per query and key block"},
+                {"topk", ParamType::Integer, 3, 0, 1 << 20, "key blocks selected per query block, besides its own"}};
+    }
+    std::string budgetParameter() const override { return "topk"; }
+
+    VariantPlan plan(const HeadTensors& head, const ParamValues& params, Backend&) const override {
+        const int T = head.seqLen;
+        const int d = head.headDim;
+        const int block = static_cast<int>(params.at("block"));
+        const int topk = static_cast<int>(params.at("topk"));
+        const int n = (T + block - 1) / block;
+        const std::vector<float> meanQ = blockMeans(head.q, T, d, block);
+        const std::vector<float> meanK = blockMeans(head.k, T, d, block);
+
+        VariantPlan p;
+        SparseMask& mask = p.mask;
+        mask.blockSize = block;
+        mask.blockRows = n;
+        mask.blockCols = n;
+        mask.blocks.assign(static_cast<size_t>(n) * n, 0);
+        std::vector<std::pair<float, int>> candidates;
+        for (int qb = 0; qb < n; ++qb) {
+            candidates.clear();
+            const int q0 = qb * block, q1 = std::min(T, q0 + block);
+            for (int kb = 0; kb < n; ++kb) {
+                if (kb == qb || (head.config.causal && kb > qb)) continue;
+                const int k0 = kb * block, k1 = std::min(T, k0 + block);
+                if (visibleCellCount(head.config, T, q0, q1, k0, k1) == 0) continue;
+                const float score = cpu::dotProduct(meanQ.data() + static_cast<size_t>(qb) * d,
+                                                    meanK.data() + static_cast<size_t>(kb) * d, d);
+                candidates.push_back({score, kb});
+            }
+            const int keep = std::min<int>(topk, static_cast<int>(candidates.size()));
+            std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end(),
+                              [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+            uint8_t* row = mask.blocks.data() + static_cast<size_t>(qb) * n;
+            row[qb] = 1;
+            for (int r = 0; r < keep; ++r) row[candidates[r].second] = 1;
+        }
+        return p;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Variant> makeMobaVariant() { return std::make_unique<MobaVariant>(); }
+
+}  // namespace attnscope
