@@ -32,6 +32,8 @@ def resolve_model(name_or_dir: str) -> tuple[str, str]:
     (or "minilm") maps to the bundled copy when there is no such local directory."""
     if os.path.isdir(name_or_dir):
         return name_or_dir, name_or_dir
+    if name_or_dir.startswith(("/", "./", "../", "~")) or os.path.exists(name_or_dir):
+        raise ModelLoadError(f"--model: {name_or_dir} is not a model directory")
     if name_or_dir in (MINILM_NAME, "all-MiniLM-L6-v2", "minilm"):
         bundled = bundled_minilm_dir()
         if bundled is None:
