@@ -119,7 +119,9 @@ def check_references(f: h5py.File, a: dict) -> None:
         r = rows.shape[0]
         assert group["probs"].shape == (r, t) and group["probs"].dtype == np.float32
         assert group["lse"].shape == (r,) and group["lse"].dtype == np.float32
-        np.testing.assert_allclose(group["probs"][()].sum(axis=1), 1.0, atol=1e-5)
+        # eager weights of a float16/bfloat16 model are rounded to that type (the source says which)
+        tolerance = 1e-5 if "float32 weights" in group.attrs["source"] else 1e-2
+        np.testing.assert_allclose(group["probs"][()].sum(axis=1), 1.0, atol=tolerance)
 
 
 def check_capture_file(path) -> dict:
