@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,8 @@ def capture_model(model, input_ids, tokenizer=None, options: CaptureOptions | No
     model.eval()
     _run(model, ids, recorder)
 
+    for message in sorted(set(recorder.warnings)):
+        print(f"attnscope_capture: warning: {message}", file=sys.stderr)
     calls = _selected_calls(recorder, planned_layers)
     _check_consistent(calls)
     layers = [call.index for call in calls]

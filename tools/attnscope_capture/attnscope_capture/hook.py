@@ -8,9 +8,9 @@ name in ``transformers.AttentionInterface`` (``ALL_ATTENTION_FUNCTIONS``); the m
 
 with query [B, Hq, T, d] after RoPE and any q/k norm, key/value [B, Hkv, T, d] *not* repeated for
 GQA (the eager function repeats them itself). We register one more function under our own name
-(``ATTN_IMPLEMENTATION``), switch the model to it, and in it record the call and then run the
-model's own eager function (``eager_attention_forward`` of the model's modeling module), whose
-returned weights are the framework's attention probabilities. The mask creation of
+(``ATTN_IMPLEMENTATION``) and switch the model to it; it runs the model's own eager function
+(``eager_attention_forward`` of the model's modeling module), whose returned weights are the
+framework's attention probabilities, and then records the call. The mask creation of
 ``transformers.masking_utils`` looks implementations up by name too, so the same name is registered
 there with the eager (additive float) mask.
 """
