@@ -859,9 +859,19 @@ void CaptureReader::Impl::loadTensor(int layer, const char* name, int head, size
     case StorageType::Float16: {
         // Read the raw half bits (HDF5 only fixes byte order) and widen them ourselves: exact, and far
         // faster than HDF5's bit-by-bit soft float conversion.
-        h5::Datatype halfType = h5::makeHalfType(H5T_NATIVE_FLOAT);
+        // The memory type is the file's own type in native byte order, so HDF5 sees identical types and
+        // copies the bits without any conversion pass.
         std::vector<uint16_t> bits;
-        readSlab(layerPath, name, head, width, halfType.get(), bits);
+        {
+            const std::string object = layerPath + "/" + name;
+            h5::Dataset dataset(H5Dopen2(file.get(), object.c_str(), H5P_DEFAULT));
+            h5::Datatype storedType(dataset ? H5Dget_type(dataset.get()) : H5I_INVALID_HID);
+            h5::Datatype halfType(storedType ? H5Tcopy(storedType.get()) : H5I_INVALID_HID);  // a stored type is read-only
+            if (!halfType || H5Tset_order(halfType.get(), H5Tget_order(H5T_NATIVE_FLOAT)) < 0) {
+                readFailure(object, "readable data for head " + std::to_string(head));
+            }
+            readSlab(layerPath, name, head, width, halfType.get(), bits);
+        }
         out.resize(bits.size());
         std::transform(bits.begin(), bits.end(), out.begin(), half::float16ToFloat);
         break;
