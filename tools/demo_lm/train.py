@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Trains AttnScope's demo causal LM from scratch: a small Llama (RoPE, GQA, SwiGLU, RMSNorm) on the
+public-domain corpus built by prepare_corpus.py + build_data.py.
+
+Every training sequence is <bos> followed by 2047 tokens of a random window of the training stream,
+so position 0 always holds the same token (what lets a token-0 attention sink develop).
+
+  python tools/demo_lm/train.py --out tools/demo_lm/runs/attnscope-demo-lm      # defaults = the recipe
+
+Writes OUT/ as a Hugging Face model directory (config.json, model.safetensors in fp16, tokenizer.json,
+tokenizer_config.json) plus OUT/metrics.json, and prints a log. The step count is fixed by --steps; --time-budget only shortens a run that would not
+fit (the log and metrics say so, and --steps N reproduces it).
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def build_model(args, vocab_size, bos_id, eos_id, pad_id):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    cfg = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=args.d_model,
+        intermediate_size=args.ffn,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.kv_heads,
+        head_dim=args.d_model // args.heads,
+        max_position_embeddings=args.seq,
+        rope_theta=args.rope_theta,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        attention_bias=False,
+        mlp_bias=False,
+        hidden_act="silu",
+        initializer_range=0.02,
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+    )
+    try:  # transformers 5 keeps rope parameters in rope_parameters; set both spellings
+        cfg.rope_parameters = {"rope_type": "default", "rope_theta": args.rope_theta}
+    except Exception:
+        pass
+    cfg._attn_implementation = "sdpa"
+    model = LlamaForCausalLM(cfg)
+    return cfg, model
+
+
+@torch.no_grad()
+def evaluate(model, stream, seq, bos_id, device, amp_dtype, max_windows=64, batch=16):
+    """Mean next-token loss over consecutive windows <bos> + stream[i*(seq-1):(i+1)*(seq-1)], and the
+    loss by position bucket (to show in-context improvement)."""
+    n = min(max_windows, (stream.numel() - 1) // (seq - 1))
+    if n == 0:
+        return float("nan"), {}
+    model.eval()
+    tot = torch.zeros(seq - 1, device=device, dtype=torch.float64)
+    for s in range(0, n, batch):
+        idx = torch.arange(s, min(n, s + batch), device=device)
+        starts = idx * (seq - 1)
+        body = stream[starts[:, None] + torch.arange(seq - 1, device=device)[None, :]]
+        x = torch.cat([torch.full((body.shape[0], 1), bos_id, device=device, dtype=body.dtype), body], 1)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(input_ids=x[:, :-1]).logits
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1),
+                               reduction="none").view(x.shape[0], -1)
+        tot += loss.sum(0).double()
+    per_pos = (tot / n).cpu().numpy()
+    model.train()
+    buckets = {}
+    edges = [1, 16, 64, 256, 1024, seq]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if lo - 1 < len(per_pos):
+            buckets[f"{lo}-{hi - 1}"] = float(per_pos[lo - 1:hi - 1].mean())
+    return float(per_pos.mean()), buckets
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.path.join(here, "data"))
+    ap.add_argument("--out", default=os.path.join(here, "runs", "attnscope-demo-lm"))
+    ap.add_argument("--layers", type=int, default=8)
+    ap.add_argument("--d-model", type=int, default=256)
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--kv-heads", type=int, default=2)
+    ap.add_argument("--ffn", type=int, default=768)
+    ap.add_argument("--seq", type=int, default=2048)
+    ap.add_argument("--rope-theta", type=float, default=10000.0)
+    ap.add_argument("--batch", type=int, default=32, help="sequences per step")
+    ap.add_argument("--steps", type=int, default=1600)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--min-lr-frac", type=float, default=0.1)
+    ap.add_argument("--wd", type=float, default=0.1)
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--eval-windows", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (falls back to eager on error)")
+    ap.add_argument("--time-budget", type=float, default=0.0,
+                    help="seconds of training; if the timed first steps predict more, --steps is lowered")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+
+    t_start = time.time()
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    device = torch.device(args.device)
+    amp_dtype = torch.bfloat16 if device.type == "cuda" else None
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    meta = json.load(open(os.path.join(args.data, "meta.json")))
+    bos_id, eos_id = meta["bos_id"], meta["eos_id"]
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(os.path.join(args.data, "tokenizer", "tokenizer.json"))
+    vocab_size = tok.get_vocab_size()
+    pad_id = tok.token_to_id("<pad>")
+
+    def load(name):
+        a = np.fromfile(os.path.join(args.data, name), dtype=np.uint16).astype(np.int64)
+        return torch.from_numpy(a).to(device)
+
+    train, val, devil = load("train.bin"), load("val.bin"), load("devil.bin")
+    log(f"data: train {train.numel():,} val {val.numel():,} devil(held-out source) {devil.numel():,} tokens; "
+        f"vocab {vocab_size}")
+
+    cfg, model = build_model(args, vocab_size, bos_id, eos_id, pad_id)
+    model.to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    n_embed = model.model.embed_tokens.weight.numel()
+    log(f"model: {n_params:,} parameters ({n_params - n_embed:,} without the tied embedding); "
+        f"{args.layers} layers, d_model {args.d_model}, {args.heads} q heads / {args.kv_heads} kv heads, "
+        f"head_dim {args.d_model // args.heads}, ffn {args.ffn}")
+
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8,
+                            fused=device.type == "cuda")
+    fwd = model
+    if args.compile:
+        try:
+            fwd = torch.compile(model)
+        except Exception as e:  # noqa: BLE001
+            log(f"torch.compile failed ({e!r}); eager")
+            fwd = model
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(args.seed)
+    span = args.seq - 1
+    n_off = train.numel() - span
+    ar = torch.arange(span, device=device)
+
+    def batch():
+        off = torch.randint(0, n_off, (args.batch,), device=device, generator=gen)
+        body = train[off[:, None] + ar[None, :]]
+        return torch.cat([torch.full((args.batch, 1), bos_id, device=device, dtype=body.dtype), body], 1)
+
+    total_steps = args.steps
+    history = []
+    best = {"val": float("inf"), "step": -1}
+    best_state = None
+    tokens_per_step = args.batch * args.seq
+    model.train()
+    t_train0 = time.time()
+    t_timed = None
+    step = 0
+    shortened = False
+    while step < total_steps:
+        lr_now = args.lr * min(1.0, (step + 1) / args.warmup)
+        if step >= args.warmup:
+            prog = (step - args.warmup) / max(1, total_steps - args.warmup)
+            lr_now = args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * prog)))
+        for g in opt.param_groups:
+            g["lr"] = lr_now
+        x = batch()
+        try:
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                logits = fwd(input_ids=x[:, :-1]).logits
+            loss = F.cross_entropy(logits.float().reshape(-1, vocab_size), x[:, 1:].reshape(-1))
+        except Exception as e:  # noqa: BLE001
+            if fwd is model:
+                raise
+            log(f"compiled forward failed ({e!r}); eager")
+            fwd = model
+            continue
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step == 10:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t_timed = time.time()
+        if step == 40 and args.time_budget > 0 and t_timed is not None:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            per_step = (time.time() - t_timed) / 30
+            # evals cost about (2 * eval_windows / batch) steps' forwards, i.e. little; keep 5% margin
+            fit = int((args.time_budget - (time.time() - t_train0)) / (per_step * 1.05)) + step
+            log(f"timing: {per_step * 1000:.1f} ms/step, {tokens_per_step / per_step:,.0f} tokens/s; "
+                f"{total_steps} steps would take {per_step * total_steps:.0f} s")
+            if fit < total_steps:
+                total_steps = max(fit, args.warmup + 50)
+                shortened = True
+                log(f"time budget {args.time_budget:.0f} s: steps lowered to {total_steps} (rerun with --steps {total_steps})")
+        if step % 20 == 0 or step == 1:
+            log(f"step {step:5d}/{total_steps} loss {loss.item():.4f} lr {lr_now:.2e} gnorm {gnorm.item():.2f} "
+                f"tokens {step * tokens_per_step / 1e6:.1f}M epoch {step * tokens_per_step / train.numel():.2f} "
+                f"t {time.time() - t_train0:.0f}s")
+        if step % args.eval_every == 0 or step == total_steps:
+            vl, vb = evaluate(model, val, args.seq, bos_id, device, amp_dtype, args.eval_windows)
+            dl, db = evaluate(model, devil, args.seq, bos_id, device, amp_dtype, args.eval_windows)
+            rec = {"step": step, "tokens": step * tokens_per_step, "train_loss": loss.item(), "val_loss": vl,
+                   "devil_loss": dl, "lr": lr_now, "time_s": time.time() - t_train0}
+            history.append(rec)
+            log(f"eval step {step}: train {loss.item():.4f} val {vl:.4f} devil {dl:.4f} | val by position {vb}")
+            if vl < best["val"]:
+                best = {"val": vl, "devil": dl, "step": step, "val_by_position": vb, "devil_by_position": db}
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    train_wall = time.time() - t_train0
+    log(f"trained {step} steps in {train_wall:.1f} s; best val {best['val']:.4f} at step {best['step']}")
+
+    # Final train loss estimate of the kept checkpoint: mean over 16 fixed random windows.
+    model.load_state_dict(best_state)
+    g2 = torch.Generator(device=device)
+    g2.manual_seed(args.seed + 1)
+    off = torch.randint(0, n_off, (64,), device=device, generator=g2)
+    win = torch.cat([torch.full((64, 1), bos_id, device=device, dtype=train.dtype),
+                     train[off[:, None] + ar[None, :]]], 1)
+    model.eval()
+    with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        tl = 0.0
+        for i in range(0, 64, 16):
+            lg = model(input_ids=win[i:i + 16, :-1]).logits
+            tl += F.cross_entropy(lg.float().reshape(-1, vocab_size), win[i:i + 16, 1:].reshape(-1)).item() / 4
+
+    mdir = args.out
+    os.makedirs(mdir, exist_ok=True)
+    model.to(torch.float16)
+    model.config.dtype = "float16"
+    model.save_pretrained(mdir, safe_serialization=True, max_shard_size=16 * 2**20 - 2**16)  # one file under 16 MiB
+    for extra in ("generation_config.json",):
+        p = os.path.join(mdir, extra)
+        if os.path.exists(p):
+            os.remove(p)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(args.data, "tokenizer", f), os.path.join(mdir, f))
+    files = {f: os.path.getsize(os.path.join(mdir, f)) for f in sorted(os.listdir(mdir))}
+    metrics = {
+        "args": vars(args), "parameters": n_params, "parameters_without_embedding": n_params - n_embed,
+        "vocab_size": vocab_size, "train_tokens_in_corpus": int(train.numel()), "val_tokens": int(val.numel()),
+        "devil_tokens": int(devil.numel()), "steps": step, "steps_shortened_by_time_budget": shortened,
+        "tokens_seen": step * tokens_per_step, "epochs": step * tokens_per_step / train.numel(),
+        "train_wall_s": train_wall, "total_wall_s": time.time() - t_start,
+        "kept_checkpoint": best, "kept_checkpoint_train_loss": tl, "history": history,
+        "model_files": files,
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+    }
+    import transformers
+    metrics["transformers"] = transformers.__version__
+    json.dump(metrics, open(os.path.join(args.out, "metrics.json"), "w"), indent=1)
+    log(f"saved {mdir}: {files}")
+    log(f"kept step {best['step']}: train {tl:.4f} val {best['val']:.4f} devil {best['devil']:.4f}; "
+        f"total wall {time.time() - t_start:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
