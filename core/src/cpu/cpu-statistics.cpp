@@ -76,11 +76,7 @@ HeadStatistics CpuBackend::computeStatistics(const HeadTensors& head, const Stat
 
             if (request.output) {
                 std::fill(s.out.begin(), s.out.end(), 0.0);
-                for (int t = 0; t < n; ++t) {
-                    const double p = s.weights[t];
-                    const float* v = head.valueRow(range.begin + t);
-                    for (int c = 0; c < dv; ++c) s.out[c] += p * v[c];
-                }
+                cpu::accumulateWeightedRows(s.out.data(), s.weights.data(), head.valueRow(range.begin), n, dv);
                 float* o = stats.output.data() + static_cast<size_t>(i) * dv;
                 for (int c = 0; c < dv; ++c) o[c] = static_cast<float>(s.out[c]);
             }
