@@ -405,9 +405,15 @@ private:
 
 std::filesystem::path temporaryPathFor(const std::filesystem::path& target) {
     static std::atomic<unsigned> counter{0};
+    // Built with append: GCC 12 raises a false -Wrestrict on the equivalent chain of operator+.
+    std::string name = ".";
+    name.append(target.filename().string())
+        .append(".tmp-")
+        .append(std::to_string(::getpid()))
+        .append("-")
+        .append(std::to_string(counter.fetch_add(1)));
     std::filesystem::path temp = target;
-    temp.replace_filename("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                          std::to_string(counter.fetch_add(1)));
+    temp.replace_filename(name);
     return temp;
 }
 
