@@ -1,0 +1,133 @@
+// Conversion and upload of a head into the kernels' padded layout; see device-head.h.
+#include "device-head.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace attnscope::cuda {
+
+namespace {
+
+template <typename T>
+T convertElement(float x) {
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(x);
+    else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(x);
+    else return x;
+}
+
+template <typename T>
+bool representable(const std::vector<float>& values) {
+    for (float x : values) {
+        const T y = convertElement<T>(x);
+        float back;
+        if constexpr (std::is_same_v<T, __nv_bfloat16>) back = __bfloat162float(y);
+        else back = __half2float(y);
+        if (back != x && !(std::isnan(back) && std::isnan(x))) return false;
+    }
+    return true;
+}
+
+float eluPlusOne(float x) { return x > 0.0f ? x + 1.0f : std::exp(x); }
+
+// [rows, cols] row-major -> [rowsPadded, paddedDim] of T, zeros elsewhere.
+template <typename T>
+std::vector<unsigned char> padded(const std::vector<float>& src, int rows, int cols, int rowsPadded, int paddedDim,
+                                  bool features) {
+    std::vector<unsigned char> bytes(static_cast<size_t>(rowsPadded) * paddedDim * sizeof(T), 0);
+    T* out = reinterpret_cast<T*>(bytes.data());
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) {
+            const float x = src[static_cast<size_t>(r) * cols + c];
+            out[static_cast<size_t>(r) * paddedDim + c] = convertElement<T>(features ? eluPlusOne(x) : x);
+        }
+    return bytes;
+}
+
+template <typename T>
+void uploadAs(DeviceHead& d, const HeadTensors& head, bool linearFeatures, cudaStream_t stream) {
+    const size_t bytes = static_cast<size_t>(d.rowsPadded) * d.paddedDim * sizeof(T);
+    auto put = [&](DeviceBuffer<unsigned char>& buffer, const std::vector<float>& src, int cols, bool features,
+                   const char* what) {
+        buffer = DeviceBuffer<unsigned char>(bytes, what);
+        const std::vector<unsigned char> host = padded<T>(src, head.seqLen, cols, d.rowsPadded, d.paddedDim, features);
+        buffer.upload(host.data(), host.size(), stream);
+        checkCuda(cudaStreamSynchronize(stream), "copying the head to the GPU");
+    };
+    put(d.q, head.q, head.headDim, linearFeatures, "the head's queries");
+    put(d.k, head.k, head.headDim, linearFeatures, "the head's keys");
+    put(d.v, head.v, head.valueDim, false, "the head's values");
+}
+
+}  // namespace
+
+Element chooseElement(const HeadTensors& head) {
+    if (head.storage == StorageType::BFloat16 && representable<__nv_bfloat16>(head.q) &&
+        representable<__nv_bfloat16>(head.k) && representable<__nv_bfloat16>(head.v))
+        return Element::BFloat16;
+    if (head.storage == StorageType::Float16 && representable<__half>(head.q) && representable<__half>(head.k) &&
+        representable<__half>(head.v))
+        return Element::Float16;
+    return Element::Float32;
+}
+
+uint64_t headFingerprint(const HeadTensors& head, Element element, bool linearFeatures) {
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&](uint64_t x) {
+        h ^= x;
+        h *= 1099511628211ull;
+    };
+    mix(reinterpret_cast<uintptr_t>(head.q.data()));
+    mix(reinterpret_cast<uintptr_t>(head.k.data()));
+    mix(reinterpret_cast<uintptr_t>(head.v.data()));
+    mix(static_cast<uint64_t>(head.seqLen));
+    mix(static_cast<uint64_t>(head.headDim));
+    mix(static_cast<uint64_t>(head.valueDim));
+    mix(static_cast<uint64_t>(element));
+    mix(linearFeatures ? 1 : 0);
+    mix(head.config.causal ? 1 : 0);
+    mix(static_cast<uint64_t>(head.config.slidingWindow));
+    uint32_t bits;
+    std::memcpy(&bits, &head.config.softmaxScale, 4);
+    mix(bits);
+    std::memcpy(&bits, &head.config.softcap, 4);
+    mix(bits);
+    for (const std::vector<float>* v : {&head.q, &head.k, &head.v}) {
+        const size_t n = v->size();
+        for (size_t s = 0; s < 97 && n > 0; ++s) {
+            std::memcpy(&bits, v->data() + (s * 2654435761ull) % n, 4);
+            mix(bits);
+        }
+        if (n > 0) {
+            std::memcpy(&bits, v->data() + n - 1, 4);
+            mix(bits);
+        }
+    }
+    return h;
+}
+
+DeviceHead uploadHead(const HeadTensors& head, Element element, bool linearFeatures, cudaStream_t stream) {
+    DeviceHead d;
+    d.element = linearFeatures ? Element::Float32 : element;
+    d.paddedDim = paddedHeadDim(std::max(head.headDim, head.valueDim));
+    d.rowsPadded = (head.seqLen + kTile - 1) / kTile * kTile;
+    d.linearFeatures = linearFeatures;
+    switch (d.element) {
+        case Element::BFloat16: uploadAs<__nv_bfloat16>(d, head, linearFeatures, stream); break;
+        case Element::Float16: uploadAs<__half>(d, head, linearFeatures, stream); break;
+        case Element::Float32: uploadAs<float>(d, head, linearFeatures, stream); break;
+    }
+    HeadView& v = d.view;
+    v.q = d.q.get();
+    v.k = d.k.get();
+    v.v = d.v.get();
+    v.seqLen = head.seqLen;
+    v.rowsPadded = d.rowsPadded;
+    v.causal = head.config.causal;
+    v.window = head.config.slidingWindow;
+    v.scale = linearFeatures ? 1.0f : head.config.softmaxScale;
+    v.softcap = linearFeatures ? 0.0f : head.config.softcap;
+    d.fingerprint = headFingerprint(head, element, linearFeatures);
+    return d;
+}
+
+}  // namespace attnscope::cuda

@@ -1,0 +1,123 @@
+// Host-side entry points of the kernel files (one concept per .cu file), used by the backend and
+// the layer-level API. All pointers are device pointers; layouts are documented per function.
+// Every launcher checks the launch and throws BackendError on failure (cuda-check.h).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "attention-common.cuh"
+
+namespace attnscope::cuda {
+
+enum class Element { BFloat16, Float16, Float32 };
+
+// Head dims the kernels are compiled for; others are zero-padded up to the next one.
+inline int paddedHeadDim(int d) {
+    const int p = ((d + 15) / 16) * 16;
+    return p < 32 ? 32 : p;
+}
+constexpr int kMaxHeadDim = 128;
+
+// Per query head h, rows padded: out [qHeads, rowsPadded, D]; rowMax/rowLse/rowEntropy
+// [qHeads, rowsPadded]. Block-sparse when blockOffsets is set: query block qb visits key blocks
+// blockList[blockOffsets[qb] .. blockOffsets[qb + 1]) (same list for every head).
+struct ForwardArgs {
+    float* out = nullptr;
+    float* rowMax = nullptr;
+    float* rowLse = nullptr;
+    float* rowEntropy = nullptr;
+    const int* blockOffsets = nullptr;
+    const int* blockList = nullptr;
+    bool splitP = true;  // hi/lo P for ~1e-5 output accuracy (false: one 16-bit P, as flash kernels do)
+};
+void launchForward(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream);
+
+// KV-major statistics with the LSE of the forward: columnSums [qHeads, rowsPadded];
+// blockSum/blockMax [qHeads, nb, nb] with nb = rowsPadded / 64.
+struct StatisticsArgs {
+    const float* rowLse = nullptr;
+    float* columnSums = nullptr;
+    float* blockSum = nullptr;
+    float* blockMax = nullptr;
+};
+void launchStatistics(Element e, int D, const HeadView& h, const StatisticsArgs& a, cudaStream_t stream);
+
+// Pooled tile, cell part (single head). Cells of [q0,q1) x [k0,k1) accumulate into groups
+// (rowGroup[i - q0], colGroup[j - k0]) of a groupRows x groupCols grid: sum (double) and max
+// (ordered bits). Key blocks where skipBlock(qb, kb) holds (dense tiles served by the block grid)
+// are left to launchTileBlocks.
+enum class CellQuantity { Dense, Variant, Kept, Difference, Dropped };
+struct TileArgs {
+    int q0 = 0, q1 = 0, k0 = 0, k1 = 0;
+    CellQuantity quantity = CellQuantity::Dense;
+    bool linear = false;            // LinearEluPlusOne variant weights (float path, phi features)
+    const float* phiQ = nullptr;    // [rowsPadded, D] when linear
+    const float* phiK = nullptr;
+    const float* rowLse = nullptr;         // dense [rowsPadded]
+    const float* variantNorm = nullptr;    // variant normalizer [rowsPadded] (float; -inf = empty)
+    DeviceMask mask;
+    const int* rowGroup = nullptr;
+    const int* colGroup = nullptr;
+    int groupCols = 0;
+    const uint8_t* rowBlockAligned = nullptr;  // [nb]: block row lies in one group and inside [q0,q1)
+    const uint8_t* colBlockAligned = nullptr;
+    bool useBlocks = false;
+    double* groupSum = nullptr;
+    unsigned* groupMax = nullptr;
+};
+void launchTileCells(Element e, int D, const HeadView& h, const TileArgs& a, cudaStream_t stream);
+// Adds grid blocks (sum [nb, nb], max) wholly inside one group to the group accumulators.
+void launchTileBlocks(const HeadView& h, const TileArgs& a, const float* blockSum, const float* blockMax,
+                      cudaStream_t stream);
+// Final pixels: value[y, x] = pooled group (groupOfPixelRow[y], groupOfPixelCol[x]) over the
+// pixel's visible cells (counted here), NaN when it has none.
+void launchTileFinish(const HeadView& h, const TileArgs& a, int width, int height, const int* pixelRowGroup,
+                      const int* pixelColGroup, bool meanPooling, float* values, cudaStream_t stream);
+
+// Row thresholds: need[i] in [1, visible_i - 1] selects the need-th key in (logit desc, key asc);
+// rows with need <= 0 are skipped (their entries untouched).
+void launchRowThresholds(Element e, int D, const HeadView& h, const int* need, DeviceThreshold* out,
+                         cudaStream_t stream);
+// Keys passing row i's threshold, at most k per row: keys [T, k] (-1 padded), logits [T, k].
+void launchTopKCollect(Element e, int D, const HeadView& h, const DeviceThreshold* thresholds, int k, int* keys,
+                       float* logits, cudaStream_t stream);
+
+// SoftmaxInMask variant, block-sparse over the listed blocks: output [rowsPadded, D],
+// normalizer (lse over kept, -inf when none), kept count, recall (dense mass kept) per row.
+struct VariantArgs {
+    DeviceMask mask;
+    const float* denseLse = nullptr;
+    const int* blockOffsets = nullptr;
+    const int* blockList = nullptr;
+    float* out = nullptr;
+    float* normalizer = nullptr;
+    int* kept = nullptr;
+    float* recall = nullptr;
+};
+void launchVariant(Element e, int D, const HeadView& h, const VariantArgs& a, cudaStream_t stream);
+
+// Oracle comparison: per row |M_i & T_i| and the dense mass of T_i (T_i given by thresholds).
+struct OracleArgs {
+    DeviceMask mask;
+    const DeviceThreshold* oracle = nullptr;
+    const float* denseLse = nullptr;
+    int* intersection = nullptr;
+    float* oracleRecall = nullptr;
+};
+void launchOracle(Element e, int D, const HeadView& h, const OracleArgs& a, cudaStream_t stream);
+
+// LinearEluPlusOne over all visible cells, float path: h.q / h.k are the elu+1 features of q / k
+// (scale 1, no softcap: the sweep's logits are the weights), h.v the float values.
+// out [rowsPadded, D], z [rowsPadded].
+struct LinearArgs {
+    float* out = nullptr;
+    float* z = nullptr;
+};
+void launchLinearVariant(int D, const HeadView& h, const LinearArgs& a, cudaStream_t stream);
+
+// phi(x) = elu(x) + 1 elementwise.
+void launchEluPlusOne(const float* in, float* out, size_t count, cudaStream_t stream);
+
+}  // namespace attnscope::cuda

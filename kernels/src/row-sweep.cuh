@@ -1,0 +1,161 @@
+// The row-major sweep every query-block kernel is built on: a CTA owns 64 query rows, streams the
+// key blocks it needs (a contiguous range or an explicit block list, for block-sparse work) through
+// double-buffered shared memory, and hands each warp's 16x64 logit tile to an operation.
+#pragma once
+
+#include "attention-common.cuh"
+
+namespace attnscope::cuda {
+
+template <typename T, int D, bool kWithV>
+constexpr size_t rowSweepSmemBytes() {
+    return static_cast<size_t>(1 + 2 + (kWithV ? 2 : 0)) * kTileElems<T, D> * sizeof(T) +
+           (kIsMma<T> ? 0 : static_cast<size_t>(kWarps) * kPvScratchPerWarp * sizeof(float));
+}
+
+// Key blocks to visit: list[0..count) when list is set, else first .. first + count - 1.
+struct BlockSource {
+    const int* list = nullptr;
+    int count = 0;
+    int first = 0;
+    __device__ __forceinline__ int at(int idx) const { return list ? list[idx] : first + idx; }
+};
+
+// Dense visible key blocks of query block qb.
+__device__ __forceinline__ BlockSource denseBlocks(const HeadView& h, int qb) {
+    int first, last;
+    keyBlockRange(h, qb, first, last);
+    BlockSource s;
+    s.first = first;
+    s.count = last >= first ? last - first + 1 : 0;
+    return s;
+}
+
+// op.tile(float s[8][4] logits (-inf where invisible), int kb, const T* sV, float* warpScratch) is
+// called by every thread for every block; it may use __syncthreads (all threads call it).
+template <typename T, int D, bool kWithV, class Op>
+__device__ void rowSweep(const HeadView& h, int head, int qb, const BlockSource& src, unsigned char* smemRaw, Op& op) {
+    constexpr int E = kTileElems<T, D>;
+    T* sQ = reinterpret_cast<T*>(smemRaw);
+    T* sK = sQ + E;
+    T* sV = sK + 2 * E;
+    float* scratch = reinterpret_cast<float*>(sQ + (kWithV ? 5 : 3) * E);
+    const int warp = threadIdx.x >> 5;
+    const int group = h.qHeads / h.kvHeads;
+    const size_t kvOffset = static_cast<size_t>(head / group) * h.rowsPadded * D;
+    const T* q = static_cast<const T*>(h.q) + (static_cast<size_t>(head) * h.rowsPadded + qb * kTile) * D;
+    const T* kBase = static_cast<const T*>(h.k) + kvOffset;
+    const T* vBase = static_cast<const T*>(h.v) + kvOffset;
+    if (src.count <= 0) return;
+
+    loadTileAsync<T, D>(sQ, q);
+    {
+        const int kb = src.at(0);
+        loadTileAsync<T, D>(sK, kBase + static_cast<size_t>(kb) * kTile * D);
+        if constexpr (kWithV) loadTileAsync<T, D>(sV, vBase + static_cast<size_t>(kb) * kTile * D);
+        cpAsyncCommit();
+    }
+    for (int idx = 0; idx < src.count; ++idx) {
+        const int buf = idx & 1;
+        if (idx + 1 < src.count) {
+            const int next = src.at(idx + 1);
+            loadTileAsync<T, D>(sK + (buf ^ 1) * E, kBase + static_cast<size_t>(next) * kTile * D);
+            if constexpr (kWithV) loadTileAsync<T, D>(sV + (buf ^ 1) * E, vBase + static_cast<size_t>(next) * kTile * D);
+            cpAsyncCommit();
+            cpAsyncWait<1>();
+        } else {
+            cpAsyncWait<0>();
+        }
+        __syncthreads();
+        const int kb = src.at(idx);
+        float s[8][4];
+        warpScores<T, D>(sQ + warp * 16 * kStride<T, D>, sK + buf * E, s);
+        finishLogits(h, s, qb * kTile + warp * 16, kb * kTile, blockFullyVisible(h, qb, kb));
+        op.tile(s, kb, sV + buf * E, scratch + (kIsMma<T> ? 0 : warp * kPvScratchPerWarp));
+        __syncthreads();
+    }
+}
+
+// Online softmax state of the two rows a thread holds, with the entropy accumulator
+// u = sum p * (s - m); l and u are per-thread partials (quad-reduced in finish()).
+template <int D>
+struct OnlineSoftmax {
+    float o[D / 8][4];
+    float m[2];
+    float l[2];
+    float u[2];
+
+    __device__ __forceinline__ void init() {
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+            for (int c = 0; c < 4; ++c) o[n][c] = 0.0f;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            m[r] = -INFINITY;
+            l[r] = 0.0f;
+            u[r] = 0.0f;
+        }
+    }
+
+    // Turns logits (-inf = excluded) into p = exp(s - m) in place and rescales the state.
+    template <bool kEntropy>
+    __device__ __forceinline__ void update(float s[8][4]) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            float tileMax = -INFINITY;
+#pragma unroll
+            for (int n = 0; n < 8; ++n) tileMax = fmaxf(tileMax, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+            tileMax = quadMax(tileMax);
+            const float mNew = fmaxf(m[r], tileMax);
+            const float ms = mNew == -INFINITY ? 0.0f : mNew;
+            const float alpha = exp2f((m[r] - ms) * kLog2e);
+            float rowSum = 0.0f;
+            float rowDot = 0.0f;
+#pragma unroll
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int c = 2 * r; c < 2 * r + 2; ++c) {
+                    const float d = s[n][c] - ms;
+                    const float p = exp2f(d * kLog2e);
+                    rowSum += p;
+                    if constexpr (kEntropy) rowDot += p > 0.0f ? p * d : 0.0f;
+                    s[n][c] = p;
+                }
+            if constexpr (kEntropy) u[r] = alpha * u[r] + (l[r] > 0.0f ? alpha * l[r] * (m[r] - ms) : 0.0f) + rowDot;
+            l[r] = alpha * l[r] + rowSum;
+            m[r] = mNew;
+#pragma unroll
+            for (int n = 0; n < D / 8; ++n) {
+                o[n][2 * r] *= alpha;
+                o[n][2 * r + 1] *= alpha;
+            }
+        }
+    }
+
+    __device__ __forceinline__ void finish() {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            l[r] = quadSum(l[r]);
+            u[r] = quadSum(u[r]);
+        }
+    }
+
+    // Writes O / l for the thread's rows into out (row stride D); rows >= limit are skipped.
+    __device__ __forceinline__ void writeOutput(float* out, int rowBase, int limit) const {
+        const int lane = threadIdx.x & 31;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const int i = rowBase + (lane >> 2) + 8 * r;
+            if (i >= limit) continue;
+            const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+#pragma unroll
+            for (int n = 0; n < D / 8; ++n) {
+                const float2 v = make_float2(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+                *reinterpret_cast<float2*>(out + static_cast<size_t>(i) * D + 8 * n + 2 * (lane & 3)) = v;
+            }
+        }
+    }
+};
+
+}  // namespace attnscope::cuda

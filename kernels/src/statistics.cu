@@ -1,0 +1,136 @@
+// Statistics pass, KV-major: one CTA owns 64 keys of one query head and streams the query blocks
+// that can see them, recomputing P = exp(S - LSE) with the forward's LSE. Column sums (attention
+// received) stay in registers for the whole pass; each 64x64 block's sum and max are reduced per
+// warp and combined with 4 atomics per block (buffers start at zero: unvisited blocks read 0).
+#include "dispatch.cuh"
+#include "row-sweep.cuh"
+
+namespace attnscope::cuda {
+
+namespace {
+
+// Query blocks that can see some key of key block kb: [first, last].
+__device__ __forceinline__ void queryBlockRange(const HeadView& h, int kb, int& first, int& last) {
+    const int k0 = kb * kTile;
+    const int k1 = min(k0 + kTile, h.seqLen) - 1;
+    int q0 = h.causal ? k0 : 0;
+    int q1 = h.seqLen - 1;
+    if (h.window > 0) {
+        q1 = min(q1, k1 + h.window - 1);
+        if (!h.causal) q0 = max(0, k0 - h.window + 1);
+    }
+    first = q0 / kTile;
+    last = q1 / kTile;
+}
+
+template <typename T, int D>
+constexpr size_t statisticsSmemBytes() {
+    return 3 * static_cast<size_t>(kTileElems<T, D>) * sizeof(T) + 2 * kTile * sizeof(float);
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads) statistics_kernel(HeadView h, StatisticsArgs a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int E = kTileElems<T, D>;
+    T* sK = reinterpret_cast<T*>(smem);
+    T* sQ = sK + E;
+    float* sLse = reinterpret_cast<float*>(sK + 3 * E);
+    const int kb = blockIdx.x;
+    const int head = blockIdx.y;
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int nb = h.rowsPadded / kTile;
+    const int group = h.qHeads / h.kvHeads;
+    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
+    const T* kTileSrc = static_cast<const T*>(h.k) + (static_cast<size_t>(head / group) * h.rowsPadded + kb * kTile) * D;
+    const T* qBase = static_cast<const T*>(h.q) + headRows * D;
+    const float* lse = a.rowLse + headRows;
+
+    int first, last;
+    queryBlockRange(h, kb, first, last);
+    float colSum[2] = {0.0f, 0.0f};
+    const int count = last - first + 1;
+    if (count > 0) {
+        loadTileAsync<T, D>(sK, kTileSrc);
+        loadTileAsync<T, D>(sQ, qBase + static_cast<size_t>(first) * kTile * D);
+        cpAsyncCommit();
+        if (threadIdx.x < kTile) {
+            const int i = first * kTile + threadIdx.x;
+            sLse[threadIdx.x] = i < h.seqLen ? lse[i] : INFINITY;
+        }
+    }
+    for (int idx = 0; idx < count; ++idx) {
+        const int buf = idx & 1;
+        const int qb = first + idx;
+        if (idx + 1 < count) {
+            loadTileAsync<T, D>(sQ + (buf ^ 1) * E, qBase + static_cast<size_t>(qb + 1) * kTile * D);
+            cpAsyncCommit();
+            if (threadIdx.x < kTile) {
+                const int i = (qb + 1) * kTile + threadIdx.x;
+                sLse[(buf ^ 1) * kTile + threadIdx.x] = i < h.seqLen ? lse[i] : INFINITY;
+            }
+            cpAsyncWait<1>();
+        } else {
+            cpAsyncWait<0>();
+        }
+        __syncthreads();
+        float s[8][4];
+        warpScores<T, D>(sK + warp * 16 * kStride<T, D>, sQ + buf * E, s);
+        const bool full = blockFullyVisible(h, qb, kb);
+        float blockSum = 0.0f;
+        float blockMax = 0.0f;
+#pragma unroll
+        for (int n = 0; n < 8; ++n)
+#pragma unroll
+            for (int c = 0; c < 4; ++c) {
+                const int jl = warp * 16 + fragRow(lane, c);  // key within the block
+                const int il = fragCol(lane, n, c);           // query within the block
+                float x = deviceLogit(h, s[n][c]);
+                if (!full) {
+                    const int i = qb * kTile + il;
+                    const int j = kb * kTile + jl;
+                    const KeySpan r = deviceVisibleKeys(h, i);
+                    if (i >= h.seqLen || j < r.begin || j >= r.end) x = -INFINITY;
+                }
+                const float p = exp2f((x - sLse[buf * kTile + il]) * kLog2e);
+                colSum[c >> 1] += p;
+                blockSum += p;
+                blockMax = fmaxf(blockMax, p);
+            }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) {
+            blockSum += __shfl_xor_sync(0xffffffffu, blockSum, off);
+            blockMax = fmaxf(blockMax, __shfl_xor_sync(0xffffffffu, blockMax, off));
+        }
+        if (lane == 0) {
+            const size_t b = static_cast<size_t>(head) * nb * nb + static_cast<size_t>(qb) * nb + kb;
+            atomicAdd(a.blockSum + b, blockSum);
+            atomicMax(reinterpret_cast<int*>(a.blockMax + b), __float_as_int(blockMax));
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const float total = quadSum(colSum[r]);
+        const int j = kb * kTile + warp * 16 + (lane >> 2) + 8 * r;
+        if ((lane & 3) == 0 && j < h.seqLen) a.columnSums[headRows + j] = total;
+    }
+}
+
+}  // namespace
+
+void launchStatistics(Element e, int D, const HeadView& h, const StatisticsArgs& a, cudaStream_t stream) {
+    const int nb = h.rowsPadded / kTile;
+    cudaMemsetAsync(a.blockSum, 0, sizeof(float) * static_cast<size_t>(h.qHeads) * nb * nb, stream);
+    cudaMemsetAsync(a.blockMax, 0, sizeof(float) * static_cast<size_t>(h.qHeads) * nb * nb, stream);
+    dispatchElement(e, [&]<typename T>() {
+        dispatchHeadDim(D, [&]<int kD>() {
+            const size_t bytes = statisticsSmemBytes<T, kD>();
+            allowSharedMemory(statistics_kernel<T, kD>, bytes);
+            statistics_kernel<T, kD><<<dim3(nb, h.qHeads), kThreads, bytes, stream>>>(h, a);
+        });
+    });
+    checkLaunch("attention statistics");
+}
+
+}  // namespace attnscope::cuda

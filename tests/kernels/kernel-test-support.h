@@ -1,0 +1,55 @@
+// Shared helpers of the GPU tests: seeded random heads (values exactly representable in the stated
+// storage type), the CPU reference and the GPU backend side by side, and tolerance checks.
+// Tolerances (ISSUE "CUDA backend"): probabilities and sums 1e-4 relative for fp16/bf16 inputs,
+// 1e-5 for fp32 inputs (the fp32 path uses fp32 FMA, no tensor cores, no TF32).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attnscope/backend.h"
+#include "attnscope/cpu-backend.h"
+#include "attnscope/head-tensors.h"
+
+namespace attnscope::test {
+
+struct HeadCase {
+    int seqLen = 200;
+    int headDim = 64;
+    StorageType storage = StorageType::BFloat16;
+    AttentionConfig config;
+    unsigned seed = 1;
+    std::string label() const;
+};
+
+// Seeded (std::mt19937 with `seed`) random head. fp16/bf16: integers in [-127, 127] / 64, exact in
+// both formats (and every q.k then sums exactly in fp32); fp32: normal(0, 1) values.
+HeadTensors makeHead(const HeadCase& c);
+
+// Same K and V as `base`, new queries (GQA-style: two query heads of one KV head).
+HeadTensors withNewQueries(const HeadTensors& base, unsigned seed);
+
+double tolerance(StorageType storage);
+
+// The GPU backend, or nullptr with the reason (tests GTEST_SKIP with it).
+Backend* gpuBackend(std::string* reason);
+CpuBackend& cpuBackend();
+
+#define ATTNSCOPE_REQUIRE_GPU(var)                                        \
+    std::string gpuSkipReason_;                                           \
+    Backend* var = ::attnscope::test::gpuBackend(&gpuSkipReason_);        \
+    if (!var) GTEST_SKIP() << "no usable CUDA device: " << gpuSkipReason_
+
+// |a - b| <= tol * max(|b|, floor) for every element; reports the first failures.
+template <typename A, typename B>
+::testing::AssertionResult allClose(const std::vector<A>& gpu, const std::vector<B>& cpu, double tol, double floor,
+                                    const std::string& what);
+
+// ||a - b|| / ||b|| <= tol.
+::testing::AssertionResult normClose(const std::vector<float>& gpu, const std::vector<float>& cpu, double tol,
+                                     const std::string& what);
+
+}  // namespace attnscope::test

@@ -1,0 +1,82 @@
+// Forward (output, row max, LSE, entropy) and statistics pass (column sums, 64x64 block sum/max)
+// of the CUDA backend against the CPU reference, over T (multiples of 64 and not), head dims
+// 32..128 (also 40, padded), causal / bidirectional, sliding window, softcap, fp16/bf16/fp32.
+#include "kernel-test-support.h"
+
+namespace attnscope::test {
+namespace {
+
+class GpuStatistics : public ::testing::TestWithParam<HeadCase> {};
+
+void expectSameStatistics(Backend& gpu, const HeadTensors& head, const std::string& label) {
+    const double tol = tolerance(head.storage);
+    const HeadStatistics c = cpuBackend().computeStatistics(head, {});
+    const HeadStatistics g = gpu.computeStatistics(head, {});
+    SCOPED_TRACE(label);
+    EXPECT_TRUE(allClose(g.rowMax, c.rowMax, tol, 1.0, "rowMax"));
+    EXPECT_TRUE(allClose(g.rowLse, c.rowLse, tol, 1.0, "rowLse"));
+    EXPECT_TRUE(allClose(g.rowEntropy, c.rowEntropy, tol, 1.0, "rowEntropy"));
+    EXPECT_TRUE(normClose(g.output, c.output, tol, "output"));
+    EXPECT_TRUE(allClose(g.columnSums, c.columnSums, tol, 1e-12, "columnSums"));
+    ASSERT_EQ(g.blocks.rows, c.blocks.rows);
+    ASSERT_EQ(g.blocks.cols, c.blocks.cols);
+    EXPECT_TRUE(allClose(g.blocks.sum, c.blocks.sum, tol, 1e-12, "block sums"));
+    EXPECT_TRUE(allClose(g.blocks.max, c.blocks.max, tol, 1e-12, "block maxima"));
+}
+
+TEST_P(GpuStatistics, MatchesCpuReference) {
+    ATTNSCOPE_REQUIRE_GPU(gpu);
+    const HeadCase& c = GetParam();
+    expectSameStatistics(*gpu, makeHead(c), c.label());
+}
+
+HeadCase make(int T, int d, StorageType s, bool causal, int window = 0, float softcap = 0.0f, unsigned seed = 1) {
+    HeadCase c;
+    c.seqLen = T;
+    c.headDim = d;
+    c.storage = s;
+    c.config.causal = causal;
+    c.config.slidingWindow = window;
+    c.config.softcap = softcap;
+    c.seed = seed;
+    return c;
+}
+
+constexpr auto BF = StorageType::BFloat16;
+constexpr auto FP = StorageType::Float16;
+constexpr auto F32 = StorageType::Float32;
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, GpuStatistics,
+    ::testing::Values(make(64, 32, BF, true), make(200, 64, BF, true, 0, 0, 2), make(333, 80, FP, false, 0, 0, 3),
+                      make(1000, 128, BF, true, 0, 0, 4), make(1000, 128, FP, true, 100, 0, 5),
+                      make(517, 64, BF, false, 70, 0, 6), make(300, 64, BF, true, 0, 2.0f, 7),
+                      make(130, 48, BF, true, 0, 0, 8), make(190, 96, FP, false, 0, 0, 9),
+                      make(250, 112, BF, true, 33, 0, 10), make(160, 40, BF, true, 0, 0, 11),
+                      make(200, 32, F32, true, 0, 0, 12), make(333, 80, F32, false, 0, 0, 13),
+                      make(1000, 128, F32, true, 200, 0, 14), make(257, 64, F32, true, 0, 2.0f, 15),
+                      make(128, 64, F32, false, 0, 0, 16)));
+
+// GQA-style: two query heads sharing one K/V head (the backend keeps both on the GPU).
+TEST(GpuStatisticsShared, TwoQueryHeadsOfOneKvHead) {
+    ATTNSCOPE_REQUIRE_GPU(gpu);
+    const HeadTensors a = makeHead(make(700, 128, BF, true, 0, 0, 21));
+    const HeadTensors b = withNewQueries(a, 22);
+    expectSameStatistics(*gpu, a, "query head a");
+    expectSameStatistics(*gpu, b, "query head b (same K/V)");
+    expectSameStatistics(*gpu, a, "query head a again (cached)");
+}
+
+// Bytes that do not fit the stated storage type take the fp32 path and stay exact.
+TEST(GpuStatisticsShared, StorageMismatchFallsBackToFloat32) {
+    ATTNSCOPE_REQUIRE_GPU(gpu);
+    HeadTensors h = makeHead(make(150, 64, F32, true, 0, 0, 23));
+    h.storage = StorageType::BFloat16;  // claims bf16 but holds fp32 values
+    const HeadStatistics c = cpuBackend().computeStatistics(h, {});
+    const HeadStatistics g = gpu->computeStatistics(h, {});
+    EXPECT_TRUE(allClose(g.rowLse, c.rowLse, 1e-5, 1.0, "rowLse"));
+    EXPECT_TRUE(normClose(g.output, c.output, 1e-5, "output"));
+}
+
+}  // namespace
+}  // namespace attnscope::test
