@@ -6,6 +6,8 @@ causal mask (and soft-capping when the capture has it), in float64, then
   sink      mean over queries i >= 1 of P[i, 0]   (row 0 is excluded: it can only attend to token 0)
   prev      mean over queries i >= 1 of P[i, i-1] (locality)
   diag      mean over queries i >= 1 of P[i, i]
+  sink64    mean over queries 1 <= i <= 63 of P[i, 0] (causal: what a 64-token prompt would give,
+            close to Gu et al.'s T = 64 measurement, though ours keeps the <bos>)
   induction (with --repeat-period R) mean over queries i in the second copy of a prompt whose tokens
             repeat with period R of P[i, i-R+1] (the token after the previous occurrence)
 Sink_eps = fraction of heads whose sink score exceeds eps (Gu et al. 2024, "When Attention Sink
@@ -58,6 +60,7 @@ def analyse(path, eps=0.3, repeat_period=0):
             p = head_probs(qa[h], ka[h // group], scale, softcap)
             rec = {"layer": l, "head": h,
                    "sink": float(p[rows, 0].mean()),
+                   "sink64": float(p[1:min(64, T), 0].mean()),
                    "prev": float(p[rows, rows - 1].mean()),
                    "diag": float(p[rows, rows].mean())}
             if repeat_period:
@@ -66,6 +69,12 @@ def analyse(path, eps=0.3, repeat_period=0):
             out["heads"].append(rec)
     sinks = np.array([r["sink"] for r in out["heads"]])
     out["sink_eps"] = float((sinks > eps).mean())
+    s64 = np.array([r["sink64"] for r in out["heads"]])
+    out["sink_eps_64"] = float((s64 > eps).mean())
+    out["sink64_mean"] = float(s64.mean())
+    if repeat_period:
+        out["induction_max"] = max(r["induction"] for r in out["heads"])
+        out["induction_heads_over_0.3"] = sum(r["induction"] > 0.3 for r in out["heads"])
     out["sink_mean"] = float(sinks.mean())
     out["sink_by_layer"] = [float(sinks[l * hq:(l + 1) * hq].mean()) for l in range(L)]
     return out
@@ -95,7 +104,8 @@ def main():
         allres.append(res)
         print(f"## {c}: T={res['seq_len']}, Sink_eps(eps={a.eps}) = {res['sink_eps']:.3f} "
               f"({sum(r['sink'] > a.eps for r in res['heads'])}/{len(res['heads'])} heads), "
-              f"mean sink {res['sink_mean']:.3f}")
+              f"mean sink {res['sink_mean']:.3f}; queries 1..63: Sink_eps {res['sink_eps_64']:.3f}, "
+              f"mean {res['sink64_mean']:.3f}")
         print(table(res))
         top_prev = sorted(res["heads"], key=lambda r: -r["prev"])[:5]
         print("top previous-token heads:", ", ".join(f"L{r['layer']}H{r['head']} {r['prev']:.2f}" for r in top_prev))

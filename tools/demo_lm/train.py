@@ -2,8 +2,11 @@
 """Trains AttnScope's demo causal LM from scratch: a small Llama (RoPE, GQA, SwiGLU, RMSNorm) on the
 public-domain corpus built by prepare_corpus.py + build_data.py.
 
-Every training sequence is <bos> followed by 2047 tokens of a random window of the training stream,
-so position 0 always holds the same token (what lets a token-0 attention sink develop).
+Every training sequence is <bos> followed by a random window of the training stream, so position 0
+always holds the same token (what lets a token-0 attention sink develop). Length curriculum: the first
+--short-steps steps use --short-seq tokens per sequence (same tokens per step), the rest --seq = 2048.
+A fraction --repeat-frac of the sequences gets one span of its own text copied later into the same
+window (natural text repeated in context, which makes induction heads form within a short run).
 
   python tools/demo_lm/train.py --out tools/demo_lm/runs/attnscope-demo-lm      # defaults = the recipe
 
@@ -100,10 +103,16 @@ def main():
     ap.add_argument("--ffn", type=int, default=768)
     ap.add_argument("--seq", type=int, default=2048)
     ap.add_argument("--rope-theta", type=float, default=10000.0)
-    ap.add_argument("--batch", type=int, default=32, help="sequences per step")
-    ap.add_argument("--steps", type=int, default=1600)
+    ap.add_argument("--batch", type=int, default=32, help="sequences of --seq tokens per step")
+    ap.add_argument("--short-seq", type=int, default=256, help="sequence length of the curriculum's first stage")
+    ap.add_argument("--short-steps", type=int, default=1000, help="steps at --short-seq (0: none)")
+    ap.add_argument("--repeat-frac", type=float, default=0.2,
+                    help="fraction of sequences with one span of their text repeated later in the window")
+    ap.add_argument("--keep", choices=["last", "best"], default="last",
+                    help="checkpoint saved: the last one, or the one with the lowest held-out loss")
+    ap.add_argument("--steps", type=int, default=2400)
     ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--eval-every", type=int, default=100)
@@ -163,14 +172,23 @@ def main():
 
     gen = torch.Generator(device=device)
     gen.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
     span = args.seq - 1
     n_off = train.numel() - span
     ar = torch.arange(span, device=device)
 
-    def batch():
-        off = torch.randint(0, n_off, (args.batch,), device=device, generator=gen)
-        body = train[off[:, None] + ar[None, :]]
-        return torch.cat([torch.full((args.batch, 1), bos_id, device=device, dtype=body.dtype), body], 1)
+    def batch(seq):
+        nb = args.batch * args.seq // seq
+        sp = seq - 1
+        off = torch.randint(0, train.numel() - sp, (nb,), device=device, generator=gen)
+        body = train[off[:, None] + torch.arange(sp, device=device)[None, :]]
+        for i in np.nonzero(rng.random(nb) < args.repeat_frac)[0]:
+            lo = min(16, max(1, sp // 8))
+            ln = int(rng.integers(lo, max(lo + 1, sp // 4 + 1)))
+            a = int(rng.integers(0, sp - 2 * ln + 1))
+            b = int(rng.integers(a + ln, sp - ln + 1))
+            body[i, b:b + ln] = body[i, a:a + ln]
+        return torch.cat([torch.full((nb, 1), bos_id, device=device, dtype=body.dtype), body], 1)
 
     total_steps = args.steps
     history = []
@@ -189,7 +207,8 @@ def main():
             lr_now = args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * prog)))
         for g in opt.param_groups:
             g["lr"] = lr_now
-        x = batch()
+        seq_now = args.short_seq if step < args.short_steps else args.seq
+        x = batch(seq_now)
         try:
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = fwd(input_ids=x[:, :-1]).logits
@@ -205,25 +224,31 @@ def main():
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        if step == 10:
+        # Timing of the long-sequence stage (its first 10 steps skipped): lower --steps if it cannot fit.
+        long_start = max(args.short_steps, 0)
+        if step == long_start + 10:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t_timed = time.time()
-        if step == 40 and args.time_budget > 0 and t_timed is not None:
+        if step == long_start + 40 and args.time_budget > 0 and t_timed is not None:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             per_step = (time.time() - t_timed) / 30
             # evals cost about (2 * eval_windows / batch) steps' forwards, i.e. little; keep 5% margin
             fit = int((args.time_budget - (time.time() - t_train0)) / (per_step * 1.05)) + step
-            log(f"timing: {per_step * 1000:.1f} ms/step, {tokens_per_step / per_step:,.0f} tokens/s; "
-                f"{total_steps} steps would take {per_step * total_steps:.0f} s")
+            log(f"timing at seq {args.seq}: {per_step * 1000:.1f} ms/step, {tokens_per_step / per_step:,.0f} "
+                f"tokens/s; the remaining {total_steps - step} steps would take {per_step * (total_steps - step):.0f} s")
             if fit < total_steps:
-                total_steps = max(fit, args.warmup + 50)
+                total_steps = max(fit, step + 50)
                 shortened = True
                 log(f"time budget {args.time_budget:.0f} s: steps lowered to {total_steps} (rerun with --steps {total_steps})")
+        if args.time_budget > 0 and time.time() - t_train0 > 1.1 * args.time_budget and step < total_steps:
+            log(f"time budget exceeded by 10% at step {step}: stopping")
+            total_steps = step
+            shortened = True
         if step % 20 == 0 or step == 1:
             log(f"step {step:5d}/{total_steps} loss {loss.item():.4f} lr {lr_now:.2e} gnorm {gnorm.item():.2f} "
-                f"tokens {step * tokens_per_step / 1e6:.1f}M epoch {step * tokens_per_step / train.numel():.2f} "
+                f"seq {seq_now} tokens {step * tokens_per_step / 1e6:.1f}M epoch {step * tokens_per_step / train.numel():.2f} "
                 f"t {time.time() - t_train0:.0f}s")
         if step % args.eval_every == 0 or step == total_steps:
             vl, vb = evaluate(model, val, args.seq, bos_id, device, amp_dtype, args.eval_windows)
@@ -234,14 +259,18 @@ def main():
             log(f"eval step {step}: train {loss.item():.4f} val {vl:.4f} devil {dl:.4f} | val by position {vb}")
             if vl < best["val"]:
                 best = {"val": vl, "devil": dl, "step": step, "val_by_position": vb, "devil_by_position": db}
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if args.keep == "best":
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            last = {"val": vl, "devil": dl, "step": step, "val_by_position": vb, "devil_by_position": db}
     if device.type == "cuda":
         torch.cuda.synchronize()
     train_wall = time.time() - t_train0
     log(f"trained {step} steps in {train_wall:.1f} s; best val {best['val']:.4f} at step {best['step']}")
 
-    # Final train loss estimate of the kept checkpoint: mean over 16 fixed random windows.
-    model.load_state_dict(best_state)
+    # Train loss of the kept checkpoint: mean over 64 fixed random windows of the plain (unrepeated) stream.
+    kept = best if args.keep == "best" else last
+    if args.keep == "best":
+        model.load_state_dict(best_state)
     g2 = torch.Generator(device=device)
     g2.manual_seed(args.seed + 1)
     off = torch.randint(0, n_off, (64,), device=device, generator=g2)
@@ -272,7 +301,8 @@ def main():
         "devil_tokens": int(devil.numel()), "steps": step, "steps_shortened_by_time_budget": shortened,
         "tokens_seen": step * tokens_per_step, "epochs": step * tokens_per_step / train.numel(),
         "train_wall_s": train_wall, "total_wall_s": time.time() - t_start,
-        "kept_checkpoint": best, "kept_checkpoint_train_loss": tl, "history": history,
+        "kept": args.keep, "kept_checkpoint": kept, "best_val_checkpoint": best,
+        "kept_checkpoint_train_loss": tl, "history": history,
         "model_files": files,
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
@@ -281,7 +311,7 @@ def main():
     metrics["transformers"] = transformers.__version__
     json.dump(metrics, open(os.path.join(args.out, "metrics.json"), "w"), indent=1)
     log(f"saved {mdir}: {files}")
-    log(f"kept step {best['step']}: train {tl:.4f} val {best['val']:.4f} devil {best['devil']:.4f}; "
+    log(f"kept ({args.keep}) step {kept['step']}: train {tl:.4f} val {kept['val']:.4f} devil {kept['devil']:.4f}; "
         f"total wall {time.time() - t_start:.1f} s")
 
 
