@@ -10,5 +10,6 @@ Command addStatsCommand(CLI::App& app, const GlobalOptions& global);
 Command addRenderCommand(CLI::App& app, const GlobalOptions& global);
 Command addCompareCommand(CLI::App& app, const GlobalOptions& global);
 Command addVariantsCommand(CLI::App& app, const GlobalOptions& global);
+Command addSinksCommand(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace attnscope::cli

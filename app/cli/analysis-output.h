@@ -1,0 +1,27 @@
+// Shared output of the analysis commands (sinks, sensitivity, prune, report): the capture as a head
+// source, CSV tables and JSON documents. The report command writes the same tables to files.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "attnscope/analysis/sinks.h"
+#include "attnscope/io/capture-reader.h"
+
+namespace attnscope::cli {
+
+// Heads straight from the capture, one (layer, query head) slab at a time.
+analysis::HeadSource captureHeadSource(const CaptureReader& reader);
+analysis::ModelShape captureShape(const CaptureInfo& info);
+
+// Quotes a CSV field when it holds a comma, quote or newline.
+std::string csvField(const std::string& text);
+
+// Sinks: per head (layer, head, token0_mean, ...), per (layer, token) and the non-initial sinks.
+std::string sinkHeadsCsv(const analysis::ModelSinkReport& report);
+std::string sinkTokensCsv(const analysis::ModelSinkReport& report, const CaptureInfo& info);
+std::string nonInitialSinksCsv(const analysis::ModelSinkReport& report, const CaptureInfo& info);
+nlohmann::json sinkJson(const analysis::ModelSinkReport& report, const CaptureInfo& info);
+
+}  // namespace attnscope::cli

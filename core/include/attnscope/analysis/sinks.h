@@ -1,0 +1,66 @@
+// Attention-sink analysis per head, per token and per model: attention received, mean attention to
+// token 0, Sink_eps (Gu et al., "When Attention Sink Emerges in Language Models", arXiv:2410.10781),
+// non-initial (secondary) sinks with their layer span, value-norm drain and the key-bias test.
+// Definitions: docs/analyses.md "Sinks".
+#pragma once
+
+#include <vector>
+
+#include "attnscope/analysis/analysis-common.h"
+
+namespace attnscope::analysis {
+
+struct SinkOptions {
+    double epsilon = 0.3;  // Sink_eps threshold on a head's mean attention to token 0 (Gu et al.)
+    double kappa = 5.0;    // a token j > 0 is a sink in a layer when its received ratio exceeds kappa
+    int minQueries = 16;   // tokens seen by fewer queries are not judged (their mean rests on too few rows)
+};
+
+struct HeadSinkStats {
+    int layer = -1;
+    int head = -1;
+    std::vector<double> received;      // [T] column sums: sum_i A_ij
+    std::vector<double> meanReceived;  // [T] received / number of queries that see key j
+    double token0Mean = 0.0;           // meanReceived[0]: (1/|{i sees 0}|) sum_i A_i0
+    int topToken = 0;                  // argmax_j meanReceived[j]
+    std::vector<double> valueNormRatio;  // [T] ||v_j|| / median_j' ||v_j'||
+    // Key-bias test: g_i = s_i0 - max_{j != 0, visible} s_ij (scaled logits) over rows that see key 0 and
+    // at least one other key. A constant g (small std) means k_0 acts as a query-independent key bias.
+    double keyBiasGapMean = 0.0;
+    double keyBiasGapStd = 0.0;
+    int keyBiasRows = 0;
+};
+
+// One head: dense statistics and top-2 rows from `backend`, value norms and q_i . k_0 directly (O(T d)).
+HeadSinkStats analyzeHeadSinks(const HeadTensors& head, Backend& backend, JobControl* job = nullptr);
+
+// A token j > 0 that is a sink in at least one layer: ratio_{l,j} > kappa (see ModelSinkReport).
+struct NonInitialSink {
+    int token = 0;
+    int firstLayer = 0;
+    int lastLayer = 0;
+    int layerCount = 0;  // layers in [firstLayer, lastLayer] where it is a sink
+    double peakRatio = 0.0;
+    int peakLayer = 0;
+};
+
+struct ModelSinkReport {
+    ModelShape shape;
+    int seqLen = 0;
+    SinkOptions options;
+    std::vector<HeadSinkStats> heads;      // [L * H], layer-major
+    double sinkEpsilon = 0.0;              // fraction of heads with token0Mean > epsilon
+    // r_{l,j} = (1/H) sum_h meanReceived_{l,h}[j]; u_{l,j} = uniform baseline (uniformReceivedBaseline);
+    // ratio_{l,j} = r_{l,j} / u_{l,j} = r_{l,j} * N_{l,j}: "more than kappa / N" is ratio > kappa.
+    std::vector<double> layerTokenReceived;  // [L, T]
+    std::vector<double> layerTokenRatio;     // [L, T]; 0 for tokens with fewer than minQueries observers
+    std::vector<double> layerTokenValueNorm; // [L, T] head mean of valueNormRatio
+    std::vector<NonInitialSink> nonInitialSinks;  // sorted by peak ratio, descending
+    const HeadSinkStats& at(int layer, int head) const { return heads[static_cast<size_t>(layer) * shape.numHeads + head]; }
+};
+
+// Whole model, head by head from `source`; reports "sinks" progress per head.
+ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& source, Backend& backend,
+                                  const SinkOptions& options = {}, JobControl* job = nullptr);
+
+}  // namespace attnscope::analysis

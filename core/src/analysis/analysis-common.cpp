@@ -1,0 +1,111 @@
+// See analysis/analysis-common.h. Every attention quantity comes from a Backend call; only O(T) or
+// O(T * d) bookkeeping runs here.
+#include "attnscope/analysis/analysis-common.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "attnscope/attention-mask.h"
+
+namespace attnscope::analysis {
+
+std::vector<int> queriesSeeingKey(const AttentionConfig& config, int seqLen) {
+    // Each query sees one contiguous interval: a difference array gives the counts in O(T).
+    std::vector<int> diff(static_cast<size_t>(seqLen) + 1, 0);
+    for (int i = 0; i < seqLen; ++i) {
+        const KeyRange r = visibleKeys(config, seqLen, i);
+        diff[r.begin] += 1;
+        diff[r.end] -= 1;
+    }
+    std::vector<int> counts(seqLen);
+    int running = 0;
+    for (int j = 0; j < seqLen; ++j) counts[j] = running += diff[j];
+    return counts;
+}
+
+std::vector<double> uniformReceivedBaseline(const AttentionConfig& config, int seqLen) {
+    std::vector<double> diff(static_cast<size_t>(seqLen) + 1, 0.0);
+    for (int i = 0; i < seqLen; ++i) {
+        const KeyRange r = visibleKeys(config, seqLen, i);
+        const double w = 1.0 / std::max(1, r.size());
+        diff[r.begin] += w;
+        diff[r.end] -= w;
+    }
+    const std::vector<int> counts = queriesSeeingKey(config, seqLen);
+    std::vector<double> u(seqLen, 0.0);
+    double running = 0.0;
+    for (int j = 0; j < seqLen; ++j) {
+        running += diff[j];
+        u[j] = counts[j] > 0 ? running / counts[j] : 0.0;
+    }
+    return u;
+}
+
+std::vector<float> denseAttentionRows(Backend& backend, const HeadTensors& head, const HeadStatistics& dense,
+                                      int rowBegin, int rowEnd, JobControl* job) {
+    const int T = head.seqLen;
+    std::vector<float> rows;
+    if (rowEnd <= rowBegin) return rows;
+    rows.reserve(static_cast<size_t>(rowEnd - rowBegin) * T);
+    // Tiles are limited in height, so long row ranges go in chunks; one pixel per cell keeps them exact.
+    constexpr int kChunk = 1024;
+    for (int r0 = rowBegin; r0 < rowEnd; r0 += kChunk) {
+        TileRequest request;
+        request.queryBegin = r0;
+        request.queryEnd = std::min(rowEnd, r0 + kChunk);
+        request.keyBegin = 0;
+        request.keyEnd = T;
+        request.width = T;
+        request.height = request.queryEnd - request.queryBegin;
+        request.quantity = TileQuantity::DenseWeight;
+        const PooledTile tile = backend.computeTile(head, dense, request, nullptr, nullptr, job);
+        for (float v : tile.values) rows.push_back(std::isnan(v) ? 0.0f : v);
+    }
+    return rows;
+}
+
+KeptSetMetrics evaluateKeptSet(Backend& backend, const HeadTensors& head, const HeadStatistics& dense,
+                               const std::vector<int32_t>& keptSorted, int observedBegin, JobControl* job) {
+    const int T = head.seqLen;
+    const int dv = head.valueDim;
+    KeptSetMetrics m;
+    m.keptKeys = static_cast<int>(keptSorted.size());
+    observedBegin = std::clamp(observedBegin, 0, T);
+    m.observedRows = T - observedBegin;
+    if (m.observedRows == 0) return m;
+    VariantEvaluation eval;
+    if (keptSorted.empty()) {
+        // An empty columns list means "no column component", i.e. nothing kept: the output is zero.
+        eval.rowNormalizer.assign(T, -INFINITY);
+        eval.output.assign(static_cast<size_t>(T) * dv, 0.0f);
+    } else {
+        VariantPlan plan;
+        plan.mask.columns = keptSorted;
+        eval = backend.evaluateVariant(head, dense, plan, job);
+    }
+    double mass = 0.0, diff2 = 0.0, ref2 = 0.0;
+    for (int i = observedBegin; i < T; ++i) {
+        const double lse = eval.rowNormalizer[i];
+        mass += std::isfinite(lse) ? std::min(1.0, std::exp(lse - dense.rowLse[i])) : 0.0;
+        for (int c = 0; c < dv; ++c) {
+            const double o = dense.output[static_cast<size_t>(i) * dv + c];
+            const double d = eval.output[static_cast<size_t>(i) * dv + c] - o;
+            diff2 += d * d;
+            ref2 += o * o;
+        }
+    }
+    m.retainedMass = mass / m.observedRows;
+    m.outputError = ref2 > 0.0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+    return m;
+}
+
+double median(std::vector<double> values) {
+    if (values.empty()) return 0.0;
+    const size_t mid = values.size() / 2;
+    std::nth_element(values.begin(), values.begin() + mid, values.end());
+    double m = values[mid];
+    if (values.size() % 2 == 0) m = 0.5 * (m + *std::max_element(values.begin(), values.begin() + mid));
+    return m;
+}
+
+}  // namespace attnscope::analysis

@@ -1,0 +1,146 @@
+// Attention sinks (docs/analyses.md "Sinks"). Sink_eps follows Gu et al., "When Attention Sink Emerges
+// in Language Models: An Empirical View", ICLR 2025 (arXiv:2410.10781); non-initial sinks follow the
+// secondary-sink reading of "On the Existence and Behaviour of Secondary Attention Sinks" and the
+// later-token detector of ACT (Yu et al., arXiv:2406.15765); value drain follows "Active-Dormant
+// Attention Heads" (Guo et al., arXiv:2410.13835).
+#include "attnscope/analysis/sinks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "attnscope/attention-mask.h"
+
+namespace attnscope::analysis {
+
+namespace {
+
+double dot(const float* a, const float* b, int n) {
+    double s = 0.0;
+    for (int c = 0; c < n; ++c) s += static_cast<double>(a[c]) * b[c];
+    return s;
+}
+
+}  // namespace
+
+HeadSinkStats analyzeHeadSinks(const HeadTensors& head, Backend& backend, JobControl* job) {
+    const int T = head.seqLen;
+    HeadSinkStats s;
+    s.layer = head.layer;
+    s.head = head.queryHead;
+    StatisticsRequest request;
+    request.output = false;
+    request.blocks = false;
+    const HeadStatistics dense = backend.computeStatistics(head, request, job);
+    s.received = dense.columnSums;
+    const std::vector<int> seen = queriesSeeingKey(head.config, T);
+    s.meanReceived.assign(T, 0.0);
+    for (int j = 0; j < T; ++j) s.meanReceived[j] = seen[j] > 0 ? s.received[j] / seen[j] : 0.0;
+    s.token0Mean = s.meanReceived[0];
+    s.topToken = static_cast<int>(std::max_element(s.meanReceived.begin(), s.meanReceived.end()) - s.meanReceived.begin());
+
+    std::vector<double> norms(T);
+    for (int j = 0; j < T; ++j) norms[j] = std::sqrt(dot(head.valueRow(j), head.valueRow(j), head.valueDim));
+    const double med = median(norms);
+    s.valueNormRatio.resize(T);
+    for (int j = 0; j < T; ++j) s.valueNormRatio[j] = med > 0.0 ? norms[j] / med : 0.0;
+
+    // Key bias: the best competitor of key 0 is row top-1 unless top-1 is key 0, then top-2; its logit is
+    // log(weight) + LSE. A competitor weight that underflows to 0 leaves the row out (gap beyond ~100 nats).
+    const RowTopK top = backend.computeRowTopK(head, dense, 2, job);
+    double sum = 0.0, sum2 = 0.0;
+    int n = 0;
+    for (int i = 0; i < T; ++i) {
+        const KeyRange r = visibleKeys(head.config, T, i);
+        if (!r.contains(0) || r.size() < 2) continue;
+        const int32_t* idx = top.indices.data() + static_cast<size_t>(i) * 2;
+        const float* w = top.weights.data() + static_cast<size_t>(i) * 2;
+        const int pick = idx[0] == 0 ? 1 : 0;
+        if (idx[pick] < 0 || !(w[pick] > 0.0f)) continue;
+        const double competitor = std::log(static_cast<double>(w[pick])) + dense.rowLse[i];
+        const double s0 = scaledLogit(head.config, static_cast<float>(dot(head.queryRow(i), head.keyRow(0), head.headDim)));
+        const double g = s0 - competitor;
+        sum += g;
+        sum2 += g * g;
+        ++n;
+    }
+    s.keyBiasRows = n;
+    if (n > 0) {
+        s.keyBiasGapMean = sum / n;
+        s.keyBiasGapStd = std::sqrt(std::max(0.0, sum2 / n - s.keyBiasGapMean * s.keyBiasGapMean));
+    }
+    return s;
+}
+
+ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& source, Backend& backend,
+                                  const SinkOptions& options, JobControl* job) {
+    const int L = shape.numLayers, H = shape.numHeads;
+    if (L <= 0 || H <= 0) throw std::invalid_argument("sink analysis needs at least one layer and one head");
+    ModelSinkReport report;
+    report.shape = shape;
+    report.options = options;
+    int T = 0;
+    int above = 0;
+    for (int l = 0; l < L; ++l) {
+        std::vector<double> baseline;
+        std::vector<int> seen;
+        for (int h = 0; h < H; ++h) {
+            throwIfCancelled(job);
+            const HeadTensors head = source(l, h);
+            if (T == 0) {
+                T = head.seqLen;
+                report.seqLen = T;
+                report.layerTokenReceived.assign(static_cast<size_t>(L) * T, 0.0);
+                report.layerTokenRatio.assign(static_cast<size_t>(L) * T, 0.0);
+                report.layerTokenValueNorm.assign(static_cast<size_t>(L) * T, 0.0);
+            } else if (head.seqLen != T) {
+                throw std::invalid_argument("sink analysis: heads of one model must share the sequence length");
+            }
+            if (h == 0) {
+                baseline = uniformReceivedBaseline(head.config, T);
+                seen = queriesSeeingKey(head.config, T);
+            }
+            HeadSinkStats stats = analyzeHeadSinks(head, backend, nullptr);
+            stats.layer = l;
+            stats.head = h;
+            if (stats.token0Mean > options.epsilon) ++above;
+            for (int j = 0; j < T; ++j) {
+                report.layerTokenReceived[static_cast<size_t>(l) * T + j] += stats.meanReceived[j] / H;
+                report.layerTokenValueNorm[static_cast<size_t>(l) * T + j] += stats.valueNormRatio[j] / H;
+            }
+            report.heads.push_back(std::move(stats));
+            reportProgress(job, "sinks", static_cast<double>(l * H + h + 1) / (L * H));
+        }
+        for (int j = 0; j < T; ++j) {
+            const size_t at = static_cast<size_t>(l) * T + j;
+            if (seen[j] >= options.minQueries && baseline[j] > 0.0)
+                report.layerTokenRatio[at] = report.layerTokenReceived[at] / baseline[j];
+        }
+    }
+    report.sinkEpsilon = static_cast<double>(above) / (L * H);
+
+    for (int j = 1; j < T; ++j) {
+        NonInitialSink sink;
+        sink.token = j;
+        bool any = false;
+        for (int l = 0; l < L; ++l) {
+            const double ratio = report.layerTokenRatio[static_cast<size_t>(l) * T + j];
+            if (ratio <= options.kappa) continue;
+            if (!any) sink.firstLayer = l;
+            any = true;
+            sink.lastLayer = l;
+            ++sink.layerCount;
+            if (ratio > sink.peakRatio) {
+                sink.peakRatio = ratio;
+                sink.peakLayer = l;
+            }
+        }
+        if (any) report.nonInitialSinks.push_back(sink);
+    }
+    std::sort(report.nonInitialSinks.begin(), report.nonInitialSinks.end(),
+              [](const NonInitialSink& a, const NonInitialSink& b) { return a.peakRatio > b.peakRatio; });
+    return report;
+}
+
+}  // namespace attnscope::analysis

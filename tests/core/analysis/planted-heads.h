@@ -1,0 +1,86 @@
+// Hand-constructed heads with known attention structure for the analysis tests (synthetic, not real
+// activations): a planted token-0 sink, a planted vertical stripe, a planted block pattern, a local head.
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include "attnscope/head-tensors.h"
+
+namespace attnscope::testing {
+
+// d = 2. Every query is (1, 0); key 0 is (a, 0), key `stripe` (when >= 0) is (b, 0), all other keys (0, 1).
+// Logits (scale 1): s_i0 = a, s_i,stripe = b, else 0. Values: v_0 = (v0Norm, 0), others (1, 1) / sqrt 2 ... * 1.
+inline HeadTensors plantedSinkHead(int T, bool causal, float a, int stripe = -1, float b = 0.0f, float v0Norm = 0.1f) {
+    HeadTensors h;
+    h.seqLen = T;
+    h.headDim = 2;
+    h.valueDim = 2;
+    h.config.causal = causal;
+    h.config.softmaxScale = 1.0f;
+    h.q.assign(static_cast<size_t>(T) * 2, 0.0f);
+    h.k.assign(h.q.size(), 0.0f);
+    h.v.assign(h.q.size(), 0.0f);
+    for (int i = 0; i < T; ++i) {
+        h.q[2 * i] = 1.0f;
+        h.k[2 * i + 1] = 1.0f;
+        // Distinct values so output errors are informative: v_j = (cos j, sin j), norm 1.
+        h.v[2 * i] = std::cos(0.37f * i);
+        h.v[2 * i + 1] = std::sin(0.37f * i);
+    }
+    h.k[0] = a;
+    h.k[1] = 0.0f;
+    h.v[0] = v0Norm;
+    h.v[1] = 0.0f;
+    if (stripe > 0) {
+        h.k[2 * stripe] = b;
+        h.k[2 * stripe + 1] = 0.0f;
+    }
+    return h;
+}
+
+// Local head: q_i and k_j on a circle at angle 0.05 i with radius r, so s_ij = r^2 cos(0.05 (i - j)) peaks
+// on the diagonal and decays with distance.
+inline HeadTensors localHead(int T, bool causal, float r = 6.0f) {
+    HeadTensors h;
+    h.seqLen = T;
+    h.headDim = 2;
+    h.valueDim = 2;
+    h.config.causal = causal;
+    h.config.softmaxScale = 1.0f;
+    h.q.resize(static_cast<size_t>(T) * 2);
+    h.k.resize(h.q.size());
+    h.v.resize(h.q.size());
+    for (int i = 0; i < T; ++i) {
+        const float t = 0.05f * i;
+        h.q[2 * i] = h.k[2 * i] = r * std::cos(t);
+        h.q[2 * i + 1] = h.k[2 * i + 1] = r * std::sin(t);
+        h.v[2 * i] = std::cos(0.37f * i);
+        h.v[2 * i + 1] = std::sin(0.37f * i);
+    }
+    return h;
+}
+
+// Block head: tokens in groups of `group`; a one-hot group code in q and k (d = number of groups), so a
+// query attends strongly (logit g) to the keys of its own group only: a block-diagonal pattern.
+inline HeadTensors blockHead(int T, int group, bool causal, float g = 8.0f) {
+    const int groups = (T + group - 1) / group;
+    HeadTensors h;
+    h.seqLen = T;
+    h.headDim = groups;
+    h.valueDim = 2;
+    h.config.causal = causal;
+    h.config.softmaxScale = 1.0f;
+    h.q.assign(static_cast<size_t>(T) * groups, 0.0f);
+    h.k.assign(h.q.size(), 0.0f);
+    h.v.resize(static_cast<size_t>(T) * 2);
+    for (int i = 0; i < T; ++i) {
+        h.q[static_cast<size_t>(i) * groups + i / group] = std::sqrt(g);
+        h.k[static_cast<size_t>(i) * groups + i / group] = std::sqrt(g);
+        h.v[2 * i] = std::cos(0.37f * i);
+        h.v[2 * i + 1] = std::sin(0.37f * i);
+    }
+    return h;
+}
+
+}  // namespace attnscope::testing
