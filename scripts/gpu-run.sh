@@ -29,7 +29,9 @@ if has test; then
 fi
 if has sanitize; then
     # memcheck over the whole suite (small shapes); racecheck over one case of each kernel family.
+    # (the out-of-memory test is left out: its failing cudaMalloc is reported as an API error by design)
     compute-sanitizer --tool memcheck --error-exitcode 9 ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 \
+        --gtest_filter='-*OutOfMemory*' \
         >"$OUT/sanitize-memcheck.log" 2>&1; echo "memcheck exit $?"; grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/sanitize-memcheck.log" | tail -8
     compute-sanitizer --tool racecheck --error-exitcode 9 ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 \
         --gtest_filter='Cases/GpuStatistics.MatchesCpuReference/3:Cases/GpuTiles.DenseMatchesCpuReference/1:Cases/GpuTopK.ThresholdsMatchCpuReference/1:Cases/GpuVariants.EvaluationMatchesCpuReference/2' \

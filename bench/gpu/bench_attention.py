@@ -216,7 +216,10 @@ def main():
             b = base.get(T)
             if isinstance(val, float):
                 ratio = f"{val / b:.2f}" if isinstance(b, float) else "-"
-                tf = causal_flops(T, 1 if "ONE head" in name else H_Q) / (val * 1e-3) / 1e12
+                flops = causal_flops(T, 1 if "ONE head" in name else H_Q)
+                if "statistics" in name:
+                    flops /= 2  # QK^T only
+                tf = flops / (val * 1e-3) / 1e12
                 cells.append(f"{val:.2f} ({tf:.0f} TF/s) | {ratio}")
             else:
                 cells.append(f"{val} | -")
@@ -228,7 +231,7 @@ def main():
     print()
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, commit {commit}, "
           f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
-    print("TF/s: FA convention (causal = half the square; the statistics pass counts as a forward's FLOPs).")
+    print("TF/s: FA convention (causal = half the square); the statistics pass counts QK^T only (half a forward).")
     print("\n".join(lines))
     print()
     for n in notes:

@@ -139,11 +139,10 @@ __global__ void tile_blocks_kernel(HeadView h, TileArgs a, const float* blockSum
     if (qb * kTile >= a.q1 || kb * kTile >= a.k1) return;
     if (!a.rowBlockAligned[qb] || !a.colBlockAligned[kb]) return;
     const size_t b = static_cast<size_t>(qb) * nb + kb;
+    // A block without visible cells holds sum 0 and max 0: adding it changes no group (weights are
+    // >= 0, and a group without visible cells is NaN from its count).
     const float s = blockSum[b];
     const float m = blockMax[b];
-    const KeySpan first = deviceVisibleKeys(h, qb * kTile);
-    const KeySpan lastRow = deviceVisibleKeys(h, min(qb * kTile + kTile, h.seqLen) - 1);
-    if (lastRow.begin >= kb * kTile + kTile || max(first.end, lastRow.end) <= kb * kTile) return;  // nothing visible
     flushGroup(a, a.rowGroup[qb * kTile - a.q0], a.colGroup[kb * kTile - a.k0], s, m);
 }
 
