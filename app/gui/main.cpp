@@ -1,35 +1,81 @@
-// attnscope GUI entry point. For now a shell that proves the stack links (Qt 6 widgets, Vulkan,
-// Dear ImGui) and opens a capture; the map view, docks and panels come with the app issue.
+// attnscope GUI entry point: `attnscope` opens the bundled real sample, `attnscope FILE.h5` opens
+// that file; `--self-test DIR` drives the app through a scripted session and writes screenshots
+// and measurements to DIR (the end-to-end test runs it under xvfb-run).
 #include <QApplication>
-#include <QLabel>
-#include <QMainWindow>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
 #include <QMessageBox>
+#include <QStatusBar>
 #include <QVulkanInstance>
-#include <imgui.h>
 
-#include "attnscope/io/capture-reader.h"
+#include "main-window.h"
+#include "self-test.h"
+
+namespace {
+
+// The demo LM sample when it is bundled, else MiniLM (resources/samples/README.md).
+QString defaultSample() {
+    const QStringList dirs = {QCoreApplication::applicationDirPath() + "/../share/attnscope/samples",
+                              QString(ATTNSCOPE_SAMPLES_DIR)};
+    for (const QString& dir : dirs)
+        for (const char* name : {"demo-lm-512.h5", "minilm-l6-gettysburg.h5"})
+            if (QFileInfo::exists(dir + "/" + name)) return QDir(dir).absoluteFilePath(name);
+    return {};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
-    QMainWindow window;
-    window.setWindowTitle("AttnScope");
-    QString text = QString("AttnScope shell (Qt %1, Dear ImGui %2)").arg(qVersion(), IMGUI_VERSION);
-    if (argc > 1) {
-        try {
-            const auto reader = attnscope::CaptureReader::open(argv[1]);
-            const auto& info = reader.info();
-            text += QString("\n%1: %2 layers x %3 heads, %4 tokens")
-                        .arg(QString::fromStdString(info.model))
-                        .arg(info.numLayers)
-                        .arg(info.numQueryHeads)
-                        .arg(info.seqLen);
-        } catch (const std::exception& e) {
-            QMessageBox::critical(nullptr, "AttnScope", e.what());
-            return 2;
-        }
+    QCoreApplication::setOrganizationName("AttnScope");
+    QCoreApplication::setApplicationName("AttnScope");
+    QCoreApplication::setApplicationVersion(ATTNSCOPE_VERSION_STRING);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Transformer attention analysis");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("file", "capture (.h5) to open; default: the bundled sample");
+    QCommandLineOption selfTest("self-test", "drive a scripted session, write screenshots and timings to DIR", "DIR");
+    QCommandLineOption backend("backend", "compute backend: auto, cpu or cuda", "NAME", "auto");
+    parser.addOption(selfTest);
+    parser.addOption(backend);
+    parser.process(app);
+
+    QString path = parser.positionalArguments().value(0);
+    if (path.isEmpty()) path = defaultSample();
+
+    QVulkanInstance instance;
+    instance.setApiVersion(QVersionNumber(1, 1));
+    if (!instance.create()) {
+        QMessageBox::critical(nullptr, "AttnScope",
+                              QString("Vulkan is not available (%1). AttnScope draws its maps with Vulkan: install a "
+                                      "Vulkan driver (e.g. mesa-vulkan-drivers) and run on a display. "
+                                      "attnscope-cli works without one.")
+                                  .arg(instance.errorCode()));
+        return 2;
     }
-    window.setCentralWidget(new QLabel(text));
-    window.resize(640, 360);
-    window.show();
-    return app.exec();
+
+    int status = 0;
+    {
+        attnscope::views::ComputeSession session(parser.value(backend).toStdString());
+        attnscope::app::MainWindow window(&session);
+        window.mapWindow()->setVulkanInstance(&instance);
+        std::unique_ptr<attnscope::app::SelfTest> test;
+        if (parser.isSet(selfTest)) {
+            window.setDialogsEnabled(false);
+            window.resize(1400, 900);
+            test = std::make_unique<attnscope::app::SelfTest>(&window, parser.value(selfTest), path);
+        }
+        window.show();
+        if (!path.isEmpty()) window.UI_openFile(path);
+        else if (!test) window.statusBar()->showMessage("No bundled sample found: use File > Open", 10000);
+        if (test) test->start();
+        status = app.exec();
+        if (test) status = test->exitCode();
+        // Destroy the Vulkan window before the instance goes (STACK.md §3 pitfall 4).
+        window.mapWindow()->destroy();
+    }
+    return status;
 }
