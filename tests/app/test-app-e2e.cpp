@@ -15,6 +15,7 @@
 #include <string>
 
 #include "attnscope/colormap.h"
+#include "attnscope/io/capture-writer.h"
 
 using namespace attnscope;
 namespace fs = std::filesystem;
@@ -105,19 +106,76 @@ long detailPixels(const Image& image, const Rect& r) {
     return detail;
 }
 
+// Runs the app's self-test on `capture`, screenshots and report.json into artifacts/<name>/.
+int runSelfTest(const std::string& name, const std::string& capture, fs::path& dir, nlohmann::json& report) {
+    dir = fs::path(ATTNSCOPE_ARTIFACTS_DIR) / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ostringstream cmd;
+    cmd << "xvfb-run -a -s '-screen 0 1600x1000x24' '" << ATTNSCOPE_APP << "' --self-test '" << dir.string() << "' '"
+        << capture << "' > '" << (dir / "app.log").string() << "' 2>&1";
+    const int status = std::system(cmd.str().c_str());
+    std::ifstream in(dir / "report.json");
+    if (in) report = nlohmann::json::parse(in, nullptr, false);
+    return status;
+}
+
+// A 4096-token bidirectional capture (2 layers x 2 heads) with local and sink structure: large enough
+// that the whole-map view uses many exact tiles at a coarse level and zooming walks the quadtree.
+std::string writeLongCapture(const fs::path& path) {
+    const int T = 4096, d = 32, layers = 2, heads = 2;
+    CaptureInfo info;
+    info.model = "test/long-synthetic";
+    info.modelType = "llama";
+    info.source = "attnscope app tests";
+    info.created = "2025-01-01T00:00:00Z";
+    info.causal = false;
+    info.softmaxScale = 1.0 / std::sqrt(static_cast<double>(d));
+    info.numLayers = layers;
+    info.numQueryHeads = heads;
+    info.numKvHeads = heads;
+    info.headDim = d;
+    info.valueDim = d;
+    info.seqLen = T;
+    info.storage = StorageType::Float16;
+    const char* words[] = {"the", " quick", " brown", " fox", " jumps", " over", " a", " lazy", " dog", "."};
+    for (int t = 0; t < T; ++t) {
+        info.tokens.ids.push_back(t);
+        info.tokens.text.emplace_back(words[t % 10]);
+        info.tokens.special.push_back(0);
+    }
+    std::vector<LayerTensors> tensors;
+    for (int l = 0; l < layers; ++l) {
+        LayerTensors layer;
+        layer.q.resize(static_cast<size_t>(heads) * T * d);
+        layer.k.resize(layer.q.size());
+        layer.v.resize(layer.q.size());
+        for (int h = 0; h < heads; ++h)
+            for (int t = 0; t < T; ++t)
+                for (int i = 0; i < d; ++i) {
+                    const size_t at = (static_cast<size_t>(h) * T + t) * d + i;
+                    // Rotary-like position features make nearby tokens attend to each other; dimension 0
+                    // makes token 0 a sink.
+                    const double freq = std::pow(0.8, i / 2) * (1 + l + h);
+                    const double phase = t * freq * 0.05;
+                    layer.q[at] = static_cast<float>(3.0 * (i % 2 ? std::sin(phase) : std::cos(phase)));
+                    layer.k[at] = static_cast<float>(3.0 * (i % 2 ? std::sin(phase) : std::cos(phase)));
+                    if (i == 0) {
+                        layer.q[at] = 2.0f;
+                        layer.k[at] = t == 0 ? 12.0f : 0.0f;
+                    }
+                    layer.v[at] = static_cast<float>(std::sin(0.37 * t + i));
+                }
+        tensors.push_back(std::move(layer));
+        info.layers.push_back({});
+    }
+    writeCapture(path.string(), info, tensors);
+    return path.string();
+}
+
 class AppEndToEnd : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() {
-        s_dir = fs::path(ATTNSCOPE_ARTIFACTS_DIR) / "e2e";
-        fs::remove_all(s_dir);
-        fs::create_directories(s_dir);
-        std::ostringstream cmd;
-        cmd << "xvfb-run -a -s '-screen 0 1600x1000x24' '" << ATTNSCOPE_APP << "' --self-test '" << s_dir.string()
-            << "' '" << ATTNSCOPE_SAMPLE << "' > '" << (s_dir / "app.log").string() << "' 2>&1";
-        s_status = std::system(cmd.str().c_str());
-        std::ifstream in(s_dir / "report.json");
-        if (in) s_report = nlohmann::json::parse(in, nullptr, false);
-    }
+    static void SetUpTestSuite() { s_status = runSelfTest("e2e", ATTNSCOPE_SAMPLE, s_dir, s_report); }
     void SetUp() override {
         if (std::system("command -v xvfb-run > /dev/null 2>&1") != 0) GTEST_SKIP() << "xvfb-run is not installed";
         ASSERT_EQ(s_status, 0) << "the app's self-test failed; see " << (s_dir / "app.log") << " and report.json";
@@ -236,4 +294,43 @@ TEST_F(AppEndToEnd, ExportsArePngAndCsv) {
     }
     EXPECT_EQ(lines, 1 + 6 * 12);
     EXPECT_EQ(nan, 0);
+}
+
+// The same script on a 4096-token capture: the whole map is drawn from exact tiles at a coarse
+// quadtree level, zooming walks down to cells, and the UI keeps turning.
+class AppEndToEndLong : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        fs::create_directories(ATTNSCOPE_ARTIFACTS_DIR);
+        const std::string capture = writeLongCapture(fs::path(ATTNSCOPE_ARTIFACTS_DIR) / "long-4096.h5");
+        s_status = runSelfTest("e2e-long", capture, s_dir, s_report);
+    }
+    void SetUp() override {
+        if (std::system("command -v xvfb-run > /dev/null 2>&1") != 0) GTEST_SKIP() << "xvfb-run is not installed";
+        ASSERT_EQ(s_status, 0) << "the app's self-test failed; see " << (s_dir / "app.log");
+        ASSERT_TRUE(s_report.is_object());
+    }
+    static inline fs::path s_dir;
+    static inline int s_status = -1;
+    static inline nlohmann::json s_report;
+};
+
+TEST_F(AppEndToEndLong, WholeMapAndZoomedCellsAreDrawn) {
+    EXPECT_EQ(s_report["head"]["tokens"], 4096);
+    EXPECT_EQ(s_report["head"]["layer"], 1);
+    EXPECT_EQ(s_report["head"]["head"], 1);
+    const nlohmann::json& opened = s_report["screenshots"]["01-opened.png"];
+    const Image whole = load(opened["path"].get<std::string>());
+    const Rect pane = rectOf(opened["panes"][0]);
+    // Fit: the map is centred in the pane and square; sample its middle.
+    const int side = std::min(pane.w, pane.h);
+    const Rect middle{pane.x + pane.w / 2 - side / 4, pane.y + pane.h / 2 - side / 4, side / 2, side / 4};
+    EXPECT_GT(fractionOnColormap(whole, middle, ColormapName::Viridis), 0.9);
+    const nlohmann::json& zoomed = s_report["screenshots"]["02-zoomed.png"];
+    const Image image = load(zoomed["path"].get<std::string>());
+    const Rect z = rectOf(zoomed["panes"][0]);
+    EXPECT_GT(fractionOnColormap(image, {z.x, z.y, z.w / 2, z.h / 2}, ColormapName::Viridis), 0.9);
+    EXPECT_GE(zoomed["labels_drawn"].get<int>(), 10);
+    EXPECT_GT(detailPixels(image, rectOf(zoomed["query_labels"])), 300);
+    EXPECT_LT(s_report["ui_event_loop_gaps"]["max_ms"].get<double>(), 250.0);
 }
