@@ -1,6 +1,8 @@
 // See analysis-output.h. Numbers are written with 8 significant digits, enough to compare runs.
 #include "analysis-output.h"
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "cli-common.h"
@@ -105,6 +107,124 @@ nlohmann::json sinkJson(const analysis::ModelSinkReport& report, const CaptureIn
         ratio.push_back(std::vector<double>(report.layerTokenRatio.begin() + static_cast<long>(l) * report.seqLen,
                                             report.layerTokenRatio.begin() + static_cast<long>(l + 1) * report.seqLen));
     j["layer_token_ratio"] = ratio;
+    return j;
+}
+
+}  // namespace attnscope::cli
+
+namespace attnscope::cli {
+
+namespace {
+
+std::string paramsText(const ParamValues& params) {
+    std::string out;
+    for (const auto& [name, value] : params) {
+        std::ostringstream v;
+        v << value;
+        out += (out.empty() ? "" : " ") + name + "=" + v.str();
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string sensitivityPointsCsv(const analysis::ModelSensitivityReport& report) {
+    std::ostringstream out = csvStream();
+    out << "layer,head,variant,target_density,density,recall,output_error,oracle_recall,params\n";
+    for (const auto& h : report.heads)
+        for (const auto& p : h.points)
+            out << h.layer << "," << h.head << "," << report.options.variants[p.variant] << "," << p.targetDensity << ","
+                << p.metrics.density << "," << p.metrics.recall << "," << p.metrics.outputError << ","
+                << p.metrics.oracleRecall << "," << csvField(paramsText(p.params)) << "\n";
+    return out.str();
+}
+
+std::string sensitivityHeadsCsv(const analysis::ModelSensitivityReport& report) {
+    std::ostringstream out = csvStream();
+    out << "layer,head,pattern,best_recall";
+    for (const std::string& v : report.options.variants) out << ",needed_density_" << v;
+    out << ",recall_local,recall_a_shape,recall_vertical_slash,recall_block_sparse\n";
+    for (const auto& h : report.heads) {
+        out << h.layer << "," << h.head << "," << analysis::patternClassName(h.pattern.pattern) << "," << h.pattern.bestRecall;
+        for (double d : h.neededDensity) {
+            out << ",";
+            if (!std::isnan(d)) out << d;
+        }
+        for (size_t c = 0; c < 4; ++c) {
+            out << ",";
+            if (c < h.pattern.candidates.size()) out << h.pattern.candidates[c].recall;
+        }
+        out << "\n";
+    }
+    return out.str();
+}
+
+std::string sensitivityCurvesCsv(const analysis::ModelSensitivityReport& report) {
+    std::ostringstream out = csvStream();
+    out << "variant,target_density,mean_density,mean_recall,min_recall,mean_output_error,max_output_error\n";
+    const size_t nd = report.options.densities.size();
+    for (size_t v = 0; v < report.options.variants.size(); ++v)
+        for (size_t d = 0; d < nd; ++d) {
+            double dens = 0, rec = 0, minRec = 1e300, err = 0, maxErr = 0;
+            for (const auto& h : report.heads) {
+                const VariantMetrics& m = h.points[v * nd + d].metrics;
+                dens += m.density;
+                rec += m.recall;
+                minRec = std::min(minRec, m.recall);
+                err += m.outputError;
+                maxErr = std::max(maxErr, m.outputError);
+            }
+            const double n = static_cast<double>(report.heads.size());
+            out << report.options.variants[v] << "," << report.options.densities[d] << "," << dens / n << "," << rec / n
+                << "," << minRec << "," << err / n << "," << maxErr << "\n";
+        }
+    return out.str();
+}
+
+nlohmann::json sensitivityJson(const analysis::ModelSensitivityReport& report, const CaptureInfo& info) {
+    nlohmann::json j;
+    j["file"] = info.path;
+    j["model"] = info.model;
+    j["seq_len"] = report.seqLen;
+    j["layers"] = report.shape.numLayers;
+    j["heads"] = report.shape.numHeads;
+    j["variants"] = report.options.variants;
+    j["densities"] = report.options.densities;
+    j["recall_target"] = report.options.recallTarget;
+    j["pattern_density"] = report.options.pattern.density;
+    j["diffuse_recall"] = report.options.pattern.diffuseRecall;
+    nlohmann::json heads = nlohmann::json::array();
+    for (const auto& h : report.heads) {
+        nlohmann::json hj;
+        hj["layer"] = h.layer;
+        hj["head"] = h.head;
+        hj["pattern"] = analysis::patternClassName(h.pattern.pattern);
+        hj["best_recall"] = h.pattern.bestRecall;
+        nlohmann::json needed = nlohmann::json::object();
+        for (size_t v = 0; v < h.neededDensity.size(); ++v)
+            needed[report.options.variants[v]] = std::isnan(h.neededDensity[v]) ? nlohmann::json() : nlohmann::json(h.neededDensity[v]);
+        hj["needed_density"] = needed;
+        nlohmann::json cands = nlohmann::json::array();
+        for (const auto& c : h.pattern.candidates)
+            cands.push_back({{"pattern", analysis::patternClassName(c.pattern)},
+                             {"density", c.density},
+                             {"recall", c.recall},
+                             {"output_error", c.outputError},
+                             {"detail", c.detail}});
+        hj["candidates"] = cands;
+        nlohmann::json points = nlohmann::json::array();
+        for (const auto& p : h.points)
+            points.push_back({{"variant", report.options.variants[p.variant]},
+                              {"target_density", p.targetDensity},
+                              {"params", p.params},
+                              {"density", p.metrics.density},
+                              {"recall", p.metrics.recall},
+                              {"output_error", p.metrics.outputError},
+                              {"oracle_recall", p.metrics.oracleRecall}});
+        hj["points"] = points;
+        heads.push_back(hj);
+    }
+    j["per_head"] = heads;
     return j;
 }
 

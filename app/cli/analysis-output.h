@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "attnscope/analysis/sensitivity.h"
 #include "attnscope/analysis/sinks.h"
 #include "attnscope/io/capture-reader.h"
 
@@ -23,5 +24,12 @@ std::string sinkHeadsCsv(const analysis::ModelSinkReport& report);
 std::string sinkTokensCsv(const analysis::ModelSinkReport& report, const CaptureInfo& info);
 std::string nonInitialSinksCsv(const analysis::ModelSinkReport& report, const CaptureInfo& info);
 nlohmann::json sinkJson(const analysis::ModelSinkReport& report, const CaptureInfo& info);
+
+// Sensitivity: one row per (head, variant, density) point, one row per head (pattern class, needed density
+// per variant, candidate recalls), and the model-wide mean recall / output error per (variant, density).
+std::string sensitivityPointsCsv(const analysis::ModelSensitivityReport& report);
+std::string sensitivityHeadsCsv(const analysis::ModelSensitivityReport& report);
+std::string sensitivityCurvesCsv(const analysis::ModelSensitivityReport& report);
+nlohmann::json sensitivityJson(const analysis::ModelSensitivityReport& report, const CaptureInfo& info);
 
 }  // namespace attnscope::cli

@@ -11,5 +11,6 @@ Command addRenderCommand(CLI::App& app, const GlobalOptions& global);
 Command addCompareCommand(CLI::App& app, const GlobalOptions& global);
 Command addVariantsCommand(CLI::App& app, const GlobalOptions& global);
 Command addSinksCommand(CLI::App& app, const GlobalOptions& global);
+Command addSensitivityCommand(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace attnscope::cli

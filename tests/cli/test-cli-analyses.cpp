@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "attnscope/analysis/sensitivity.h"
 #include "attnscope/analysis/sinks.h"
 #include "attnscope/cpu-backend.h"
 #include "attnscope/io/capture-reader.h"
@@ -124,6 +125,41 @@ TEST(CliAnalyses, SinksJsonMatchesCoreAndFindsPlantedSinks) {
     ASSERT_EQ(text.code, 0);
     EXPECT_NE(text.out.find("Sink_eps (eps=0.3000) = 1.0000"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("w40"), std::string::npos);
+}
+
+TEST(CliAnalyses, SensitivityMatchesCoreAndClassifiesPlantedSinkHeads) {
+    const CliResult r = runCli({"sensitivity", plantedCapture(), "--json", "--variants", "window,topk", "--densities", "0.05,0.2"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    const CaptureReader reader = CaptureReader::open(plantedCapture());
+    CpuBackend backend(2);
+    analysis::SensitivityOptions options;
+    options.variants = {"window", "topk"};
+    options.densities = {0.05, 0.2};
+    const auto core = analysis::analyzeModelSensitivity({kLayers, 2}, [&](int l, int h) { return reader.loadHead(l, h); },
+                                                        backend, options);
+    ASSERT_EQ(doc["per_head"].size(), core.heads.size());
+    for (size_t i = 0; i < core.heads.size(); ++i) {
+        const auto& hj = doc["per_head"][i];
+        EXPECT_EQ(hj["pattern"], analysis::patternClassName(core.heads[i].pattern.pattern));
+        ASSERT_EQ(hj["points"].size(), 4u);
+        for (size_t p = 0; p < 4; ++p) {
+            EXPECT_DOUBLE_EQ(hj["points"][p]["recall"].get<double>(), core.heads[i].points[p].metrics.recall);
+            EXPECT_DOUBLE_EQ(hj["points"][p]["output_error"].get<double>(), core.heads[i].points[p].metrics.outputError);
+        }
+        EXPECT_DOUBLE_EQ(hj["needed_density"]["topk"].get<double>(), core.heads[i].neededDensity[1]);
+    }
+    // Token 0 takes e^4 / (e^4 + i) of row i; the rest is spread evenly over noise keys, so no candidate
+    // reaches 0.8 recall at 10 % density: diffuse, with the A-shape candidate the best of them.
+    EXPECT_EQ(doc["per_head"][0]["pattern"], "diffuse");
+    EXPECT_EQ(doc["per_head"][0]["candidates"][1]["pattern"], "a-shape");
+    EXPECT_DOUBLE_EQ(doc["per_head"][0]["best_recall"].get<double>(), doc["per_head"][0]["candidates"][1]["recall"].get<double>());
+    const CliResult heads = runCli({"sensitivity", plantedCapture(), "--csv", "--table", "heads", "--variants", "topk", "--densities", "0.1"});
+    ASSERT_EQ(heads.code, 0) << heads.err;
+    EXPECT_EQ(heads.out.rfind("layer,head,pattern,best_recall,needed_density_topk,", 0), 0u);
+    const CliResult bad = runCli({"sensitivity", plantedCapture(), "--variants", "dense"});
+    EXPECT_EQ(bad.code, 2);
+    EXPECT_NE(bad.err.find("no budget"), std::string::npos);
 }
 
 TEST(CliAnalyses, SinksRejectsMissingFile) {

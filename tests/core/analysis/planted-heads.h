@@ -84,3 +84,39 @@ inline HeadTensors blockHead(int T, int group, bool causal, float g = 8.0f) {
 }
 
 }  // namespace attnscope::testing
+
+namespace attnscope::testing {
+
+// Local head plus a token-0 sink: key 0 is (0, 0, a) and every query has 1 in the third coordinate, so
+// s_i0 = a for every query while the local logits are r^2 cos(0.05 (i - j)).
+inline HeadTensors sinkLocalHead(int T, bool causal, float a, float r = 6.0f) {
+    HeadTensors base = localHead(T, causal, r);
+    HeadTensors h = base;
+    h.headDim = 3;
+    h.q.assign(static_cast<size_t>(T) * 3, 0.0f);
+    h.k.assign(h.q.size(), 0.0f);
+    for (int i = 0; i < T; ++i) {
+        for (int c = 0; c < 2; ++c) {
+            h.q[3 * i + c] = base.q[2 * i + c];
+            h.k[3 * i + c] = base.k[2 * i + c];
+        }
+        h.q[3 * i + 2] = 1.0f;
+    }
+    h.k[0] = h.k[1] = 0.0f;
+    h.k[2] = a;
+    return h;
+}
+
+// Vertical stripes: every query (1, 0); keys in `stripes` are (b, 0), all others (0, 1).
+inline HeadTensors stripeHead(int T, bool causal, const std::vector<int>& stripes, float b) {
+    HeadTensors h = plantedSinkHead(T, causal, 0.0f, -1, 0.0f, 1.0f);
+    h.k[0] = 0.0f;
+    h.k[1] = 1.0f;
+    for (int s : stripes) {
+        h.k[2 * s] = b;
+        h.k[2 * s + 1] = 0.0f;
+    }
+    return h;
+}
+
+}  // namespace attnscope::testing
