@@ -224,10 +224,13 @@ def main():
             else:
                 cells.append(f"{val} | -")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except Exception:  # noqa: BLE001
-        commit = "unknown"
+    commit = os.environ.get("ATTNSCOPE_COMMIT", "")
+    if not commit:
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True).stdout.strip() or "unknown"
+        except Exception:  # noqa: BLE001
+            commit = "unknown"
     print()
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, commit {commit}, "
           f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")

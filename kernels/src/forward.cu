@@ -1,6 +1,8 @@
 // Flash-style forward: per query row the output O, row max, LSE and entropy in one pass over the
 // visible key blocks (or a block list: the block-sparse forward costs in proportion to its blocks).
 // One CTA = 64 query rows x one query head; GQA maps query head h to K/V head h / (qHeads / kvHeads).
+#include <climits>
+
 #include "dispatch.cuh"
 #include "row-sweep.cuh"
 
@@ -51,19 +53,160 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(HeadView h, ForwardAr
     }
 }
 
+// Key blocks of a pair of query blocks: the ascending union of their two lists (or dense ranges),
+// with a bit per query block saying whether it uses the key block.
+struct PairBlocks {
+    const int* l0 = nullptr;
+    const int* l1 = nullptr;
+    int n0 = 0, n1 = 0, f0 = 0, f1 = 0;
+    int i0 = 0, i1 = 0;
+    __device__ __forceinline__ int at0(int i) const { return l0 ? l0[i] : f0 + i; }
+    __device__ __forceinline__ int at1(int i) const { return l1 ? l1[i] : f1 + i; }
+    __device__ __forceinline__ bool next(int& kb, unsigned& halves) {
+        const int a = i0 < n0 ? at0(i0) : INT_MAX;
+        const int b = i1 < n1 ? at1(i1) : INT_MAX;
+        if (a == INT_MAX && b == INT_MAX) return false;
+        kb = min(a, b);
+        halves = (a == kb ? 1u : 0u) | (b == kb ? 2u : 0u);
+        if (a == kb) ++i0;
+        if (b == kb) ++i1;
+        return true;
+    }
+};
+
+// Tensor-core forward, 128 query rows per CTA: each warp owns 32 rows (two m16 tiles) of one of
+// the two 64-row query blocks, so each K/V fragment read from shared memory feeds two MMAs
+// (the 64-row version was bound by ldmatrix traffic: 36 KB per warp per key block).
+template <typename T, int D, bool kSplit>
+__global__ void __launch_bounds__(kThreads) forward_pair_kernel(HeadView h, ForwardArgs a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int E = kTileElems<T, D>;
+    constexpr int S = kStride<T, D>;
+    T* sQ = reinterpret_cast<T*>(smem);  // [128][S]
+    T* sK = sQ + 2 * E;                  // [2][64][S]
+    T* sV = sK + 2 * E;                  // [2][64][S]
+    const int nb = h.rowsPadded / kTile;
+    const int pairs = (nb + 1) / 2;
+    const int qb0 = 2 * (pairs - 1 - static_cast<int>(blockIdx.x));  // long causal rows first
+    const bool hasSecond = qb0 + 1 < nb;
+    const int head = blockIdx.y;
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int half = warp >> 1;
+    const bool active = half == 0 || hasSecond;
+    const int myQb = qb0 + half;
+    const int group = h.qHeads / h.kvHeads;
+    const size_t kvOffset = static_cast<size_t>(head / group) * h.rowsPadded * D;
+    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
+    const T* q = static_cast<const T*>(h.q) + (headRows + static_cast<size_t>(qb0) * kTile) * D;
+    const T* kBase = static_cast<const T*>(h.k) + kvOffset;
+    const T* vBase = static_cast<const T*>(h.v) + kvOffset;
+
+    PairBlocks it;
+    if (a.blockOffsets) {
+        it.l0 = a.blockList + a.blockOffsets[qb0];
+        it.n0 = a.blockOffsets[qb0 + 1] - a.blockOffsets[qb0];
+        if (hasSecond) {
+            it.l1 = a.blockList + a.blockOffsets[qb0 + 1];
+            it.n1 = a.blockOffsets[qb0 + 2] - a.blockOffsets[qb0 + 1];
+        }
+    } else {
+        const BlockSource d0 = denseBlocks(h, qb0);
+        it.f0 = d0.first;
+        it.n0 = d0.count;
+        if (hasSecond) {
+            const BlockSource d1 = denseBlocks(h, qb0 + 1);
+            it.f1 = d1.first;
+            it.n1 = d1.count;
+        }
+    }
+
+    OnlineSoftmax<D> st[2];
+    st[0].init();
+    st[1].init();
+    loadTileAsync<T, D>(sQ, q);
+    if (hasSecond) loadTileAsync<T, D>(sQ + E, q + static_cast<size_t>(kTile) * D);
+    int kb = 0;
+    unsigned halves = 0;
+    bool have = it.next(kb, halves);
+    if (have) {
+        loadTileAsync<T, D>(sK, kBase + static_cast<size_t>(kb) * kTile * D);
+        loadTileAsync<T, D>(sV, vBase + static_cast<size_t>(kb) * kTile * D);
+    }
+    cpAsyncCommit();
+    int buf = 0;
+    while (have) {
+        int nextKb = 0;
+        unsigned nextHalves = 0;
+        const bool nextHave = it.next(nextKb, nextHalves);
+        if (nextHave) {
+            loadTileAsync<T, D>(sK + (buf ^ 1) * E, kBase + static_cast<size_t>(nextKb) * kTile * D);
+            loadTileAsync<T, D>(sV + (buf ^ 1) * E, vBase + static_cast<size_t>(nextKb) * kTile * D);
+            cpAsyncCommit();
+            cpAsyncWait<1>();
+        } else {
+            cpAsyncWait<0>();
+        }
+        __syncthreads();
+        if (active && ((halves >> half) & 1u)) {
+            float s[2][8][4];
+            warpScores2<T, D>(sQ + warp * 32 * S, sK + buf * E, s);
+            const bool full = blockFullyVisible(h, myQb, kb);
+            const int rowBase = qb0 * kTile + warp * 32;
+            finishLogits(h, s[0], rowBase, kb * kTile, full);
+            finishLogits(h, s[1], rowBase + 16, kb * kTile, full);
+            st[0].template update<true>(s[0]);
+            st[1].template update<true>(s[1]);
+            warpPV2<T, D, kSplit>(s, sV + buf * E, st[0].o, st[1].o);
+        }
+        __syncthreads();
+        kb = nextKb;
+        halves = nextHalves;
+        have = nextHave;
+        buf ^= 1;
+    }
+    if (!active) return;
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+        OnlineSoftmax<D>& state = st[m];
+        state.finish();
+        const int rowBase = qb0 * kTile + warp * 32 + 16 * m;
+        state.writeOutput(a.out + headRows * D, rowBase, h.seqLen);
+        if ((lane & 3) == 0) {
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                const int i = rowBase + (lane >> 2) + 8 * r;
+                if (i >= h.seqLen) continue;
+                const float l = state.l[r];
+                const float logL = logf(l);
+                a.rowMax[headRows + i] = state.m[r];
+                a.rowLse[headRows + i] = l > 0.0f ? state.m[r] + logL : -INFINITY;
+                a.rowEntropy[headRows + i] = l > 0.0f ? fmaxf(0.0f, logL - state.u[r] / l) : 0.0f;
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void launchForward(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream) {
     dispatchElement(e, [&]<typename T>() {
         dispatchHeadDim(D, [&]<int kD>() {
-            const dim3 grid(h.rowsPadded / kTile, h.qHeads);
-            const size_t bytes = rowSweepSmemBytes<T, kD, true>();
-            if (a.splitP || !kIsMma<T>) {
-                allowSharedMemory(forward_kernel<T, kD, true>, bytes);
-                forward_kernel<T, kD, true><<<grid, kThreads, bytes, stream>>>(h, a);
+            const int nb = h.rowsPadded / kTile;
+            if constexpr (kIsMma<T>) {
+                const dim3 grid((nb + 1) / 2, h.qHeads);
+                const size_t bytes = 6 * static_cast<size_t>(kTileElems<T, kD>) * sizeof(T);
+                if (a.splitP) {
+                    allowSharedMemory(forward_pair_kernel<T, kD, true>, bytes);
+                    forward_pair_kernel<T, kD, true><<<grid, kThreads, bytes, stream>>>(h, a);
+                } else {
+                    allowSharedMemory(forward_pair_kernel<T, kD, false>, bytes);
+                    forward_pair_kernel<T, kD, false><<<grid, kThreads, bytes, stream>>>(h, a);
+                }
             } else {
-                allowSharedMemory(forward_kernel<T, kD, false>, bytes);
-                forward_kernel<T, kD, false><<<grid, kThreads, bytes, stream>>>(h, a);
+                const size_t bytes = rowSweepSmemBytes<T, kD, true>();
+                allowSharedMemory(forward_kernel<T, kD, true>, bytes);
+                forward_kernel<T, kD, true><<<dim3(nb, h.qHeads), kThreads, bytes, stream>>>(h, a);
             }
         });
     });

@@ -22,7 +22,7 @@ constexpr int kMaxHeadDim = 128;
 
 // Per query head h, rows padded: out [qHeads, rowsPadded, D]; rowMax/rowLse/rowEntropy
 // [qHeads, rowsPadded]. Block-sparse when blockOffsets is set: query block qb visits key blocks
-// blockList[blockOffsets[qb] .. blockOffsets[qb + 1]) (same list for every head).
+// blockList[blockOffsets[qb] .. blockOffsets[qb + 1]) (ascending; same list for every head).
 struct ForwardArgs {
     float* out = nullptr;
     float* rowMax = nullptr;

@@ -117,6 +117,163 @@ __global__ void __launch_bounds__(kThreads) statistics_kernel(HeadView h, Statis
     }
 }
 
+// Tensor-core version: a CTA owns 128 keys (two 64-key blocks), each warp 32 keys (two m16 tiles)
+// whose K fragments stay in registers for the whole pass, so every Q fragment read from shared
+// memory feeds two MMAs (half the shared-memory traffic of one tile per warp; the pass was bound by
+// ldmatrix bandwidth: 80 KB per 64x64 block -> 32 KB).
+template <typename T, int D>
+constexpr size_t statisticsPairSmemBytes() {
+    return 4 * static_cast<size_t>(kTileElems<T, D>) * sizeof(T) + 2 * kTile * sizeof(float);
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kThreads) statistics_pair_kernel(HeadView h, StatisticsArgs a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    constexpr int E = kTileElems<T, D>;
+    constexpr int S = kStride<T, D>;
+    T* sK = reinterpret_cast<T*>(smem);  // [128][S]
+    T* sQ = sK + 2 * E;                  // [2][64][S]
+    float* sLse = reinterpret_cast<float*>(sQ + 2 * E);  // [2][64], LSE * log2(e)
+    const int nb = h.rowsPadded / kTile;
+    const int kbFirst = 2 * blockIdx.x;
+    const bool hasSecond = kbFirst + 1 < nb;
+    const int head = blockIdx.y;
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int kb = kbFirst + (warp >> 1);
+    const bool active = (warp >> 1) == 0 || hasSecond;
+    const int group = h.qHeads / h.kvHeads;
+    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
+    const T* kSrc = static_cast<const T*>(h.k) + (static_cast<size_t>(head / group) * h.rowsPadded + kbFirst * kTile) * D;
+    const T* qBase = static_cast<const T*>(h.q) + headRows * D;
+    const float* lse = a.rowLse + headRows;
+    const float scale2 = h.scale * kLog2e;
+
+    int first, last;
+    queryBlockRange(h, kbFirst, first, last);
+    if (hasSecond) {
+        int f2, l2;
+        queryBlockRange(h, kbFirst + 1, f2, l2);
+        first = min(first, f2);
+        last = max(last, l2);
+    }
+    int wFirst, wLast;
+    queryBlockRange(h, kb, wFirst, wLast);
+    const int count = last - first + 1;
+
+    float colSum[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+    uint32_t aK[2][D / 16][4];
+    if (count > 0) {
+        loadTileAsync<T, D>(sK, kSrc);
+        if (hasSecond) loadTileAsync<T, D>(sK + E, kSrc + static_cast<size_t>(kTile) * D);
+        loadTileAsync<T, D>(sQ, qBase + static_cast<size_t>(first) * kTile * D);
+        cpAsyncCommit();
+        if (threadIdx.x < kTile) {
+            const int i = first * kTile + threadIdx.x;
+            sLse[threadIdx.x] = i < h.seqLen ? lse[i] * kLog2e : INFINITY;
+        }
+    }
+    for (int idx = 0; idx < count; ++idx) {
+        const int buf = idx & 1;
+        const int qb = first + idx;
+        if (idx + 1 < count) {
+            loadTileAsync<T, D>(sQ + (buf ^ 1) * E, qBase + static_cast<size_t>(qb + 1) * kTile * D);
+            cpAsyncCommit();
+            if (threadIdx.x < kTile) {
+                const int i = (qb + 1) * kTile + threadIdx.x;
+                sLse[(buf ^ 1) * kTile + threadIdx.x] = i < h.seqLen ? lse[i] * kLog2e : INFINITY;
+            }
+            cpAsyncWait<1>();
+        } else {
+            cpAsyncWait<0>();
+        }
+        __syncthreads();
+        if (idx == 0 && active) {
+#pragma unroll
+            for (int m = 0; m < 2; ++m)
+#pragma unroll
+                for (int kk = 0; kk < D / 16; ++kk)
+                    ldmatrixX4(aK[m][kk], sK + (warp * 32 + m * 16 + (lane & 15)) * S + kk * 16 + (lane >> 4) * 8);
+        }
+        if (active && qb >= wFirst && qb <= wLast) {
+            const T* sQb = sQ + buf * E;
+            float s[2][8][4];
+#pragma unroll
+            for (int m = 0; m < 2; ++m)
+#pragma unroll
+                for (int n = 0; n < 8; ++n)
+#pragma unroll
+                    for (int c = 0; c < 4; ++c) s[m][n][c] = 0.0f;
+#pragma unroll
+            for (int kk = 0; kk < D / 16; ++kk)
+#pragma unroll
+                for (int np = 0; np < 4; ++np) {
+                    uint32_t b[4];
+                    ldmatrixX4(b, sQb + (np * 16 + (lane >> 4) * 8 + (lane & 7)) * S + kk * 16 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+                    for (int m = 0; m < 2; ++m) {
+                        mma16816<T>(s[m][2 * np], aK[m][kk], b[0], b[1]);
+                        mma16816<T>(s[m][2 * np + 1], aK[m][kk], b[2], b[3]);
+                    }
+                }
+            const bool full = blockFullyVisible(h, qb, kb);
+            const float* lse2 = sLse + buf * kTile;
+            float blockMax = 0.0f;
+            float part[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+#pragma unroll
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int c = 0; c < 4; ++c) {
+                    const int il = fragCol(lane, n, c);
+                    const float l2 = lse2[il];
+#pragma unroll
+                    for (int m = 0; m < 2; ++m) {
+                        float e;
+                        if (h.softcap > 0.0f) e = fmaf(deviceLogit(h, s[m][n][c]), kLog2e, -l2);
+                        else e = fmaf(s[m][n][c], scale2, -l2);
+                        if (!full) {
+                            const int i = qb * kTile + il;
+                            const int j = kbFirst * kTile + warp * 32 + m * 16 + fragRow(lane, c);
+                            const KeySpan r = deviceVisibleKeys(h, i);
+                            if (i >= h.seqLen || j < r.begin || j >= r.end) e = -INFINITY;
+                        }
+                        const float p = exp2f(e);
+                        part[m][c >> 1] += p;
+                        blockMax = fmaxf(blockMax, p);
+                    }
+                }
+            float blockSum = 0.0f;
+#pragma unroll
+            for (int m = 0; m < 2; ++m)
+#pragma unroll
+                for (int r = 0; r < 2; ++r) {
+                    colSum[m][r] += part[m][r];
+                    blockSum += part[m][r];
+                }
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) {
+                blockSum += __shfl_xor_sync(0xffffffffu, blockSum, off);
+                blockMax = fmaxf(blockMax, __shfl_xor_sync(0xffffffffu, blockMax, off));
+            }
+            if (lane == 0) {
+                const size_t b = static_cast<size_t>(head) * nb * nb + static_cast<size_t>(qb) * nb + kb;
+                atomicAdd(a.blockSum + b, blockSum);
+                atomicMax(reinterpret_cast<int*>(a.blockMax + b), __float_as_int(blockMax));
+            }
+        }
+        __syncthreads();
+    }
+    if (!active) return;
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const float total = quadSum(colSum[m][r]);
+            const int j = kbFirst * kTile + warp * 32 + m * 16 + (lane >> 2) + 8 * r;
+            if ((lane & 3) == 0 && j < h.seqLen) a.columnSums[headRows + j] = total;
+        }
+}
+
 }  // namespace
 
 void launchStatistics(Element e, int D, const HeadView& h, const StatisticsArgs& a, cudaStream_t stream) {
@@ -125,9 +282,15 @@ void launchStatistics(Element e, int D, const HeadView& h, const StatisticsArgs&
     cudaMemsetAsync(a.blockMax, 0, sizeof(float) * static_cast<size_t>(h.qHeads) * nb * nb, stream);
     dispatchElement(e, [&]<typename T>() {
         dispatchHeadDim(D, [&]<int kD>() {
-            const size_t bytes = statisticsSmemBytes<T, kD>();
-            allowSharedMemory(statistics_kernel<T, kD>, bytes);
-            statistics_kernel<T, kD><<<dim3(nb, h.qHeads), kThreads, bytes, stream>>>(h, a);
+            if constexpr (kIsMma<T>) {
+                const size_t bytes = statisticsPairSmemBytes<T, kD>();
+                allowSharedMemory(statistics_pair_kernel<T, kD>, bytes);
+                statistics_pair_kernel<T, kD><<<dim3((nb + 1) / 2, h.qHeads), kThreads, bytes, stream>>>(h, a);
+            } else {
+                const size_t bytes = statisticsSmemBytes<T, kD>();
+                allowSharedMemory(statistics_kernel<T, kD>, bytes);
+                statistics_kernel<T, kD><<<dim3(nb, h.qHeads), kThreads, bytes, stream>>>(h, a);
+            }
         });
     });
     checkLaunch("attention statistics");

@@ -218,6 +218,77 @@ __device__ __forceinline__ void warpPV(const float p[8][4], const T* sV, float* 
     }
 }
 
+// Two m16 tiles per warp (32 rows) sharing every B fragment: half the ldmatrix traffic per MMA of
+// warpScores/warpPV. Tensor-core types only.
+template <typename T, int D>
+__device__ __forceinline__ void warpScores2(const T* sA, const T* sB, float acc[2][8][4]) {
+    constexpr int S = kStride<T, D>;
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+#pragma unroll
+        for (int n = 0; n < 8; ++n)
+#pragma unroll
+            for (int c = 0; c < 4; ++c) acc[m][n][c] = 0.0f;
+#pragma unroll 2
+    for (int kk = 0; kk < D / 16; ++kk) {
+        uint32_t a[2][4];
+#pragma unroll
+        for (int m = 0; m < 2; ++m) ldmatrixX4(a[m], sA + (m * 16 + (lane & 15)) * S + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+        for (int np = 0; np < 4; ++np) {
+            uint32_t b[4];
+            ldmatrixX4(b, sB + (np * 16 + (lane >> 4) * 8 + (lane & 7)) * S + kk * 16 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+            for (int m = 0; m < 2; ++m) {
+                mma16816<T>(acc[m][2 * np], a[m], b[0], b[1]);
+                mma16816<T>(acc[m][2 * np + 1], a[m], b[2], b[3]);
+            }
+        }
+    }
+}
+
+template <typename T, int D, bool kSplit>
+__device__ __forceinline__ void warpPV2(const float p[2][8][4], const T* sV, float (&o0)[D / 8][4],
+                                        float (&o1)[D / 8][4]) {
+    constexpr int S = kStride<T, D>;
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+        uint32_t a[2][4], lo[2][4];
+#pragma unroll
+        for (int m = 0; m < 2; ++m) {
+            float r[8];
+            a[m][0] = packPair<T>(p[m][2 * kk][0], p[m][2 * kk][1], r[0], r[1]);
+            a[m][1] = packPair<T>(p[m][2 * kk][2], p[m][2 * kk][3], r[2], r[3]);
+            a[m][2] = packPair<T>(p[m][2 * kk + 1][0], p[m][2 * kk + 1][1], r[4], r[5]);
+            a[m][3] = packPair<T>(p[m][2 * kk + 1][2], p[m][2 * kk + 1][3], r[6], r[7]);
+            if constexpr (kSplit) {
+                float unused[2];
+                lo[m][0] = packPair<T>(r[0], r[1], unused[0], unused[1]);
+                lo[m][1] = packPair<T>(r[2], r[3], unused[0], unused[1]);
+                lo[m][2] = packPair<T>(r[4], r[5], unused[0], unused[1]);
+                lo[m][3] = packPair<T>(r[6], r[7], unused[0], unused[1]);
+            }
+        }
+#pragma unroll
+        for (int dp = 0; dp < D / 16; ++dp) {
+            uint32_t b[4];
+            ldmatrixX4Trans(b, sV + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * S + dp * 16 + (lane >> 4) * 8);
+#pragma unroll
+            for (int m = 0; m < 2; ++m) {
+                float(&o)[D / 8][4] = m == 0 ? o0 : o1;
+                mma16816<T>(o[2 * dp], a[m], b[0], b[1]);
+                mma16816<T>(o[2 * dp + 1], a[m], b[2], b[3]);
+                if constexpr (kSplit) {
+                    mma16816<T>(o[2 * dp], lo[m], b[0], b[1]);
+                    mma16816<T>(o[2 * dp + 1], lo[m], b[2], b[3]);
+                }
+            }
+        }
+    }
+}
+
 // Quad (4 lanes sharing a row) reductions.
 __device__ __forceinline__ float quadSum(float x) {
     x += __shfl_xor_sync(0xffffffffu, x, 1);

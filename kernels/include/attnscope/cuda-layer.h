@@ -23,7 +23,8 @@ struct LayerShape {
 // splitP: hi/lo 16-bit P in the P.V product (~1e-5 output error; false: one 16-bit P, ~1e-3, the
 // precision of other flash kernels, about 1.3x faster).
 // blockOffsets/blockList (optional, device): block-sparse forward, query block b visits key blocks
-// blockList[blockOffsets[b] .. blockOffsets[b+1]) (64x64 blocks, same for every head).
+// blockList[blockOffsets[b] .. blockOffsets[b+1]) (64x64 blocks, ascending per query block, same for
+// every head).
 // stream: a cudaStream_t (nullptr = default stream). Throws attnscope::BackendError on CUDA errors.
 void layerForward(const LayerShape& shape, LayerDType dtype, const void* q, const void* k, const void* v, float* out,
                   float* rowMax, float* rowLse, float* rowEntropy, bool splitP, const int* blockOffsets,
