@@ -229,3 +229,87 @@ nlohmann::json sensitivityJson(const analysis::ModelSensitivityReport& report, c
 }
 
 }  // namespace attnscope::cli
+
+namespace attnscope::cli {
+
+std::string evictionHeadsCsv(const analysis::EvictionReport& report) {
+    std::ostringstream out = csvStream();
+    out << "policy,budget,layer,head,kept,retained_mass,output_error,observed_rows\n";
+    for (const auto& run : report.runs)
+        for (size_t l = 0; l < run.heads.size(); ++l)
+            for (size_t h = 0; h < run.heads[l].size(); ++h) {
+                const auto& e = run.heads[l][h];
+                out << analysis::evictionPolicyId(run.policy) << "," << run.budget << "," << l << "," << h << ","
+                    << e.kept.size() << "," << e.metrics.retainedMass << "," << e.metrics.outputError << ","
+                    << e.metrics.observedRows << "\n";
+            }
+    return out.str();
+}
+
+std::string evictionSummaryCsv(const analysis::EvictionReport& report) {
+    std::ostringstream out = csvStream();
+    out << "policy,budget,budget_fraction,per_head,mean_retained_mass,mean_output_error,observed_begin\n";
+    for (const auto& run : report.runs)
+        out << analysis::evictionPolicyId(run.policy) << "," << run.budget << ","
+            << static_cast<double>(run.budget) / report.seqLen << "," << (run.perHead ? 1 : 0) << ","
+            << run.meanRetainedMass << "," << run.meanOutputError << "," << report.observedBegin << "\n";
+    return out.str();
+}
+
+std::string survivalCsv(const analysis::EvictionReport& report, const analysis::EvictionRun& run, const CaptureInfo& info) {
+    std::ostringstream out = csvStream();
+    const int T = report.seqLen, L = report.shape.numLayers;
+    out << "token,text";
+    for (int l = 0; l < L; ++l) out << ",layer" << l;
+    out << "\n";
+    for (int j = 0; j < T; ++j) {
+        out << j << "," << csvField(tokenText(info, j));
+        for (int l = 0; l < L; ++l) out << "," << run.survival[static_cast<size_t>(l) * T + j];
+        out << "\n";
+    }
+    return out.str();
+}
+
+nlohmann::json evictionJson(const analysis::EvictionReport& report, const CaptureInfo& info, bool keptSets) {
+    nlohmann::json j;
+    j["file"] = info.path;
+    j["model"] = info.model;
+    j["seq_len"] = report.seqLen;
+    j["layers"] = report.shape.numLayers;
+    j["heads"] = report.shape.numHeads;
+    j["observed_begin"] = report.observedBegin;
+    nlohmann::json runs = nlohmann::json::array();
+    for (const auto& run : report.runs) {
+        nlohmann::json r;
+        r["policy"] = analysis::evictionPolicyId(run.policy);
+        r["citation"] = analysis::evictionPolicyCitation(run.policy);
+        r["budget"] = run.budget;
+        r["layer_budget"] = run.layerBudget;
+        r["per_head"] = run.perHead;
+        r["mean_retained_mass"] = run.meanRetainedMass;
+        r["mean_output_error"] = run.meanOutputError;
+        nlohmann::json layers = nlohmann::json::array();
+        for (size_t l = 0; l < run.heads.size(); ++l) {
+            nlohmann::json heads = nlohmann::json::array();
+            for (const auto& e : run.heads[l]) {
+                nlohmann::json h = {{"kept_count", e.kept.size()},
+                                    {"retained_mass", e.metrics.retainedMass},
+                                    {"output_error", e.metrics.outputError}};
+                if (keptSets) h["kept"] = e.kept;
+                heads.push_back(h);
+            }
+            layers.push_back(heads);
+        }
+        r["layers"] = layers;
+        nlohmann::json survival = nlohmann::json::array();
+        for (int l = 0; l < report.shape.numLayers; ++l)
+            survival.push_back(std::vector<double>(run.survival.begin() + static_cast<long>(l) * report.seqLen,
+                                                   run.survival.begin() + static_cast<long>(l + 1) * report.seqLen));
+        r["survival"] = survival;
+        runs.push_back(r);
+    }
+    j["runs"] = runs;
+    return j;
+}
+
+}  // namespace attnscope::cli

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "attnscope/analysis/kv-eviction.h"
 #include "attnscope/analysis/sensitivity.h"
 #include "attnscope/analysis/sinks.h"
 #include "attnscope/io/capture-reader.h"
@@ -31,5 +32,12 @@ std::string sensitivityPointsCsv(const analysis::ModelSensitivityReport& report)
 std::string sensitivityHeadsCsv(const analysis::ModelSensitivityReport& report);
 std::string sensitivityCurvesCsv(const analysis::ModelSensitivityReport& report);
 nlohmann::json sensitivityJson(const analysis::ModelSensitivityReport& report, const CaptureInfo& info);
+
+// KV eviction: one row per (policy, budget, layer, head) with the kept count and metrics; one row per
+// (policy, budget) summary; the survival matrix (token x layer) of one run; kept sets in JSON.
+std::string evictionHeadsCsv(const analysis::EvictionReport& report);
+std::string evictionSummaryCsv(const analysis::EvictionReport& report);
+std::string survivalCsv(const analysis::EvictionReport& report, const analysis::EvictionRun& run, const CaptureInfo& info);
+nlohmann::json evictionJson(const analysis::EvictionReport& report, const CaptureInfo& info, bool keptSets);
 
 }  // namespace attnscope::cli

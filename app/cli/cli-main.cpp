@@ -61,7 +61,8 @@ int runCli(int argc, char** argv) {
     std::vector<Command> commands = {addInfoCommand(app, global), addStatsCommand(app, global),
                                      addRenderCommand(app, global), addCompareCommand(app, global),
                                      addVariantsCommand(app, global),
-                                     addSinksCommand(app, global), addSensitivityCommand(app, global)};
+                                     addSinksCommand(app, global), addSensitivityCommand(app, global),
+                                     addPruneCommand(app, global)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

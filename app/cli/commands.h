@@ -1,6 +1,7 @@
 // The subcommands of attnscope-cli, one file each.
 #pragma once
 
+#include "attnscope/analysis/kv-eviction.h"
 #include "cli-common.h"
 
 namespace attnscope::cli {
@@ -12,5 +13,9 @@ Command addCompareCommand(CLI::App& app, const GlobalOptions& global);
 Command addVariantsCommand(CLI::App& app, const GlobalOptions& global);
 Command addSinksCommand(CLI::App& app, const GlobalOptions& global);
 Command addSensitivityCommand(CLI::App& app, const GlobalOptions& global);
+Command addPruneCommand(CLI::App& app, const GlobalOptions& global);
+// Shared by prune and report: budgets as token counts, policy ids ("all") as policies.
+std::vector<int> budgetTokens(const std::vector<double>& budgets, int seqLen);
+std::vector<analysis::EvictionPolicy> parsePolicies(const std::vector<std::string>& ids, bool causal);
 
 }  // namespace attnscope::cli

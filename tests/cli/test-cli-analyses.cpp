@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "attnscope/analysis/kv-eviction.h"
 #include "attnscope/analysis/sensitivity.h"
 #include "attnscope/analysis/sinks.h"
 #include "attnscope/cpu-backend.h"
@@ -160,6 +161,39 @@ TEST(CliAnalyses, SensitivityMatchesCoreAndClassifiesPlantedSinkHeads) {
     const CliResult bad = runCli({"sensitivity", plantedCapture(), "--variants", "dense"});
     EXPECT_EQ(bad.code, 2);
     EXPECT_NE(bad.err.find("no budget"), std::string::npos);
+}
+
+TEST(CliAnalyses, PruneMatchesCoreAndKeepsPlantedSinks) {
+    const CliResult r = runCli({"prune", plantedCapture(), "--policy", "h2o,streaming-llm,tova", "--budget", "0.25,8", "--json", "--kept"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    const CaptureReader reader = CaptureReader::open(plantedCapture());
+    CpuBackend backend(2);
+    const auto core = analysis::analyzeEviction({kLayers, 2}, [&](int l, int h) { return reader.loadHead(l, h); }, backend,
+                                                {analysis::EvictionPolicy::H2O, analysis::EvictionPolicy::StreamingLlm,
+                                                 analysis::EvictionPolicy::Tova},
+                                                {24, 8});
+    ASSERT_EQ(doc["runs"].size(), 6u);
+    for (size_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(doc["runs"][i]["budget"], core.runs[i].budget);
+        EXPECT_DOUBLE_EQ(doc["runs"][i]["mean_retained_mass"].get<double>(), core.runs[i].meanRetainedMass);
+        EXPECT_EQ(doc["runs"][i]["layers"][1][0]["kept"].get<std::vector<int>>(),
+                  std::vector<int>(core.runs[i].heads[1][0].kept.begin(), core.runs[i].heads[1][0].kept.end()));
+    }
+    // TOVA at 8 keys: the last query's strongest keys are the planted ones (token 0; token 40 in layer 1).
+    const auto tova = doc["runs"][5]["layers"][1][0]["kept"].get<std::vector<int>>();
+    EXPECT_TRUE(std::find(tova.begin(), tova.end(), 0) != tova.end());
+    EXPECT_TRUE(std::find(tova.begin(), tova.end(), kStripe) != tova.end());
+    EXPECT_EQ(doc["observed_begin"], kT - 24);  // causal: the last min(64, T/4) queries
+    const CliResult surv = runCli({"prune", plantedCapture(), "--policy", "streaming-llm", "--budget", "8", "--csv", "--table", "survival"});
+    ASSERT_EQ(surv.code, 0) << surv.err;
+    EXPECT_EQ(std::count(surv.out.begin(), surv.out.end(), '\n'), 1 + kT);
+    EXPECT_NE(surv.out.find("\n0,<s>,1,1,1\n"), std::string::npos);
+    const CliResult cls = runCli({"prune", plantedCapture(), "--policy", "cls", "--budget", "8"});
+    EXPECT_EQ(cls.code, 2);
+    EXPECT_NE(cls.err.find("bidirectional"), std::string::npos);
+    const CliResult bad = runCli({"prune", plantedCapture(), "--policy", "nope", "--budget", "8"});
+    EXPECT_EQ(bad.code, 2);
 }
 
 TEST(CliAnalyses, SinksRejectsMissingFile) {

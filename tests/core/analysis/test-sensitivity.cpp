@@ -24,7 +24,6 @@ PatternClass classify(const HeadTensors& head, analysis::PatternClassification* 
         log += std::string(analysis::patternClassName(cand.pattern)) + " " + cand.detail + " density " +
                std::to_string(cand.density) + " recall " + std::to_string(cand.recall) + "\n";
     ::testing::Test::RecordProperty("candidates", log);
-    std::cerr << log;
     return c.pattern;
 }
 
