@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo LM recipe's GPU part in one command. For each variant (default: the recipe "main" and
-# "wd05", same recipe with stronger weight decay and learning rate), in parallel on one GPU: train
+# The demo LM recipe's GPU part in one command. For each variant (default: only "main", the recipe =
+# train.py's defaults; VARIANTS="main v2 ..." with entries in the table below), in parallel on one GPU: train
 # (train.py), export the two sample captures with tools/attnscope_capture, measure sinks and induction
 # (sink_stats.py). Then pick the variant with the larger Sink_eps (2048-token capture; ties: larger
 # induction score) and copy its files under canonical names.
@@ -16,7 +16,7 @@ cd "$root"
 py=${PYTHON:-python3}
 results=${RESULTS:-${OUT:-$root/tools/demo_lm/runs/results}}
 runs=$root/tools/demo_lm/runs
-budget=${TIME_BUDGET:-330}
+budget=${TIME_BUDGET:-270}
 mkdir -p "$results" "$runs"
 t0=$(date +%s)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -24,9 +24,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 
 declare -A extra=(
     [main]=""
-    [wd05]="--wd 0.5 --lr 4e-3"
+    [norep]="--repeat-frac 0 --tile-frac 0"
 )
-variants=${VARIANTS:-main wd05}
+variants=${VARIANTS:-main}
 
 one() {  # variant name
     local v=$1 d=$runs/$1

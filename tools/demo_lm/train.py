@@ -5,8 +5,10 @@ public-domain corpus built by prepare_corpus.py + build_data.py.
 Every training sequence is <bos> followed by a random window of the training stream, so position 0
 always holds the same token (what lets a token-0 attention sink develop). Length curriculum: the first
 --short-steps steps use --short-seq tokens per sequence (same tokens per step), the rest --seq = 2048.
-A fraction --repeat-frac of the sequences gets one span of its own text copied later into the same
-window (natural text repeated in context, which makes induction heads form within a short run).
+In-context repetition (so that induction heads, and the dormant heads that park on the sink, form
+within a run of minutes): a fraction --repeat-frac of the sequences gets one span of its own text
+copied later into the same window, and a fraction --tile-frac has its text from a random point on
+replaced by repeats of the preceding P tokens (P log-uniform in 8 .. seq/4).
 
   python tools/demo_lm/train.py --out tools/demo_lm/runs/attnscope-demo-lm      # defaults = the recipe
 
@@ -91,6 +93,21 @@ def evaluate(model, stream, seq, bos_id, device, amp_dtype, max_windows=64, batc
     return float(per_pos.mean()), buckets
 
 
+@torch.no_grad()
+def copy_eval(model, stream, bos_id, device, amp_dtype, n=16, span=255):
+    """Loss on the first and on the second copy of <bos> + w + w for n held-out windows w."""
+    model.eval()
+    w = torch.stack([stream[i * span:(i + 1) * span] for i in range(n)])
+    x = torch.cat([torch.full((n, 1), bos_id, device=device, dtype=w.dtype), w, w], 1)
+    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        logits = model(input_ids=x[:, :-1]).logits
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1),
+                           reduction="none").view(n, -1)
+    model.train()
+    # targets 1..span are the first copy; span+1.. the second (its first token is predicted from the first copy's last)
+    return float(loss[:, :span].mean()), float(loss[:, span + 1:].mean())
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -105,16 +122,18 @@ def main():
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--batch", type=int, default=32, help="sequences of --seq tokens per step")
     ap.add_argument("--short-seq", type=int, default=256, help="sequence length of the curriculum's first stage")
-    ap.add_argument("--short-steps", type=int, default=1000, help="steps at --short-seq (0: none)")
+    ap.add_argument("--short-steps", type=int, default=800, help="steps at --short-seq (0: none)")
     ap.add_argument("--repeat-frac", type=float, default=0.2,
                     help="fraction of sequences with one span of their text repeated later in the window")
+    ap.add_argument("--tile-frac", type=float, default=0.3,
+                    help="fraction of sequences whose text, from a random point on, repeats its preceding P tokens")
     ap.add_argument("--keep", choices=["last", "best"], default="last",
                     help="checkpoint saved: the last one, or the one with the lowest held-out loss")
-    ap.add_argument("--steps", type=int, default=2400)
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=4e-3)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
-    ap.add_argument("--wd", type=float, default=0.1)
+    ap.add_argument("--wd", type=float, default=0.5)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--eval-windows", type=int, default=64)
     ap.add_argument("--seed", type=int, default=1234)
@@ -182,12 +201,18 @@ def main():
         sp = seq - 1
         off = torch.randint(0, train.numel() - sp, (nb,), device=device, generator=gen)
         body = train[off[:, None] + torch.arange(sp, device=device)[None, :]]
-        for i in np.nonzero(rng.random(nb) < args.repeat_frac)[0]:
+        u = rng.random(nb)
+        for i in np.nonzero(u < args.repeat_frac)[0]:
             lo = min(16, max(1, sp // 8))
             ln = int(rng.integers(lo, max(lo + 1, sp // 4 + 1)))
             a = int(rng.integers(0, sp - 2 * ln + 1))
             b = int(rng.integers(a + ln, sp - ln + 1))
             body[i, b:b + ln] = body[i, a:a + ln]
+        for i in np.nonzero((u >= args.repeat_frac) & (u < args.repeat_frac + args.tile_frac))[0]:
+            hi = max(9, sp // 4)
+            per = int(np.exp(rng.uniform(np.log(8), np.log(hi))))
+            c = int(rng.integers(per, max(per + 1, sp - per)))
+            body[i, c:] = body[i, c - per:c][torch.arange(sp - c, device=device) % per]
         return torch.cat([torch.full((nb, 1), bos_id, device=device, dtype=body.dtype), body], 1)
 
     total_steps = args.steps
@@ -253,15 +278,20 @@ def main():
         if step % args.eval_every == 0 or step == total_steps:
             vl, vb = evaluate(model, val, args.seq, bos_id, device, amp_dtype, args.eval_windows)
             dl, db = evaluate(model, devil, args.seq, bos_id, device, amp_dtype, args.eval_windows)
+            c1, c2 = copy_eval(model, devil, bos_id, device, amp_dtype)
             rec = {"step": step, "tokens": step * tokens_per_step, "train_loss": loss.item(), "val_loss": vl,
-                   "devil_loss": dl, "lr": lr_now, "time_s": time.time() - t_train0}
+                   "devil_loss": dl, "devil_copy1_loss": c1, "devil_copy2_loss": c2,
+                   "lr": lr_now, "time_s": time.time() - t_train0}
             history.append(rec)
-            log(f"eval step {step}: train {loss.item():.4f} val {vl:.4f} devil {dl:.4f} | val by position {vb}")
+            log(f"eval step {step}: train {loss.item():.4f} val {vl:.4f} devil {dl:.4f} "
+                f"devil repeated: 1st copy {c1:.3f} 2nd copy {c2:.3f} | val by position {vb}")
             if vl < best["val"]:
-                best = {"val": vl, "devil": dl, "step": step, "val_by_position": vb, "devil_by_position": db}
+                best = {"val": vl, "devil": dl, "step": step, "val_by_position": vb, "devil_by_position": db,
+                        "devil_copy1": c1, "devil_copy2": c2}
                 if args.keep == "best":
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            last = {"val": vl, "devil": dl, "step": step, "val_by_position": vb, "devil_by_position": db}
+            last = {"val": vl, "devil": dl, "step": step, "val_by_position": vb, "devil_by_position": db,
+                    "devil_copy1": c1, "devil_copy2": c2}
     if device.type == "cuda":
         torch.cuda.synchronize()
     train_wall = time.time() - t_train0
