@@ -196,6 +196,31 @@ TEST(CliAnalyses, PruneMatchesCoreAndKeepsPlantedSinks) {
     EXPECT_EQ(bad.code, 2);
 }
 
+TEST(CliAnalyses, ReportWritesTablesAndFigures) {
+    const std::string dir = std::string(ATTNSCOPE_TEST_DATA_DIR) + "/cli-analyses-report";
+    std::filesystem::remove_all(dir);
+    const CliResult r = runCli({"report", plantedCapture(), "-o", dir, "--variants", "topk", "--densities", "0.1,0.5",
+                                "--policies", "streaming-llm,h2o", "--budgets", "8"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char* name : {"sinks-heads.csv", "sinks-tokens.csv", "sinks-non-initial.csv", "sinks-token0-heatmap.png",
+                             "sinks-strip.png", "sensitivity-points.csv", "sensitivity-heads.csv", "sensitivity-curves.csv",
+                             "sensitivity-curves.png", "sensitivity-needed-topk.png", "sensitivity-pattern-classes.png",
+                             "prune-summary.csv", "prune-heads.csv", "survival-streaming-llm-8.csv",
+                             "survival-streaming-llm-8.png", "survival-h2o-8.png", "prune-retained.png"}) {
+        const std::string path = dir + "/" + name;
+        ASSERT_TRUE(std::filesystem::exists(path)) << name;
+        EXPECT_GT(std::filesystem::file_size(path), 20u) << name;
+    }
+    // The tables are the same text the individual commands print.
+    std::ifstream in(dir + "/sinks-heads.csv");
+    const std::string heads((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(heads, runCli({"sinks", plantedCapture(), "--csv"}).out);
+    std::ifstream png(dir + "/sinks-strip.png", std::ios::binary);
+    char magic[4] = {};
+    png.read(magic, 4);
+    EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+}
+
 TEST(CliAnalyses, SinksRejectsMissingFile) {
     const CliResult r = runCli({"sinks", "/nonexistent/file.h5"});
     EXPECT_EQ(r.code, 2);
