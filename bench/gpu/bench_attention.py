@@ -130,6 +130,11 @@ def main():
         bmax = torch.empty_like(bsum)
         t_stats = timed(lambda: ours.statistics(q, k, lse, col, bsum, bmax), reps)
         put("ours: statistics pass (colsum + 64x64 block sum/max)", T, t_stats)
+        # The one-m16-tile-per-warp kernels (ATTNSCOPE_CUDA_KERNELS=single), for comparison.
+        os.environ["ATTNSCOPE_CUDA_KERNELS"] = "single"
+        put("ours, 64-row kernels: forward (split P)", T, timed(lambda: ours.forward(q, k, v, out, mx, lse, ent, True), reps))
+        put("ours, 64-row kernels: statistics pass", T, timed(lambda: ours.statistics(q, k, lse, col, bsum, bmax), reps))
+        del os.environ["ATTNSCOPE_CUDA_KERNELS"]
         for wb in (4, 8, 16, 48):
             offs, blks, rho = sink_window_blocks(T, wb, dev)
             if rho < 0.04 or rho > 0.5:

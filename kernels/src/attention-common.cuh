@@ -69,23 +69,51 @@ __device__ __forceinline__ bool blockFullyVisible(const HeadView& h, int qb, int
     return deviceVisibleKeys(h, q1).begin <= k0 && deviceVisibleKeys(h, q0).end >= k0 + kTile;
 }
 
+// 2^x on the special-function unit (max relative error ~2^-22; -inf -> 0; results below 2^-126
+// flush to 0). exp2f adds range fix-ups around the same instruction.
+__device__ __forceinline__ float fastExp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // Scales raw dot products of one warp tile into logits; invisible cells become -inf.
-// rowBase: first query row of the warp's 16 rows; keyBase: first key of the tile.
-__device__ __forceinline__ void finishLogits(const HeadView& h, float acc[8][4], int rowBase, int keyBase, bool full) {
+// rowBase: first query row of the warp's 16 rows; keyBase: first key of the tile. The softcap and
+// visibility branches are taken once per tile, not per cell (per-cell branches cost 2x here).
+template <bool kSoftcap, bool kFull>
+__device__ __forceinline__ void finishLogitsT(const HeadView& h, float acc[8][4], int rowBase, int keyBase) {
     const int lane = threadIdx.x & 31;
+    KeySpan rows[2];
+    if constexpr (!kFull) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const int i = rowBase + (lane >> 2) + 8 * r;
+            rows[r] = i < h.seqLen ? deviceVisibleKeys(h, i) : KeySpan{0, 0};
+        }
+    }
 #pragma unroll
     for (int n = 0; n < 8; ++n)
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-            float s = deviceLogit(h, acc[n][c]);
-            if (!full) {
-                const int i = rowBase + fragRow(lane, c);
+            float s = __fmul_rn(acc[n][c], h.scale);
+            if constexpr (kSoftcap) s = __fmul_rn(h.softcap, tanhf(__fdiv_rn(s, h.softcap)));
+            if constexpr (!kFull) {
                 const int j = keyBase + fragCol(lane, n, c);
-                const KeySpan r = deviceVisibleKeys(h, i);
-                if (i >= h.seqLen || j < r.begin || j >= r.end) s = -INFINITY;
+                const KeySpan& r = rows[c >> 1];
+                if (j < r.begin || j >= r.end) s = -INFINITY;
             }
             acc[n][c] = s;
         }
+}
+
+__device__ __forceinline__ void finishLogits(const HeadView& h, float acc[8][4], int rowBase, int keyBase, bool full) {
+    if (h.softcap > 0.0f) {
+        if (full) finishLogitsT<true, true>(h, acc, rowBase, keyBase);
+        else finishLogitsT<true, false>(h, acc, rowBase, keyBase);
+    } else {
+        if (full) finishLogitsT<false, true>(h, acc, rowBase, keyBase);
+        else finishLogitsT<false, false>(h, acc, rowBase, keyBase);
+    }
 }
 
 // RowThreshold of sparse-mask.h (same layout: float then int32).

@@ -1,6 +1,7 @@
 // Runtime (element type, head dim) to template dispatch for the launchers.
 #pragma once
 
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -35,6 +36,13 @@ void dispatchElement(Element e, F&& f) {
 template <class Kernel>
 void allowSharedMemory(Kernel kernel, size_t bytes) {
     if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+}
+
+// ATTNSCOPE_CUDA_KERNELS=single selects the one-m16-tile-per-warp forward and statistics kernels
+// instead of the two-tile ones (for side-by-side benchmarks).
+inline bool useSingleTileKernels() {
+    const char* v = std::getenv("ATTNSCOPE_CUDA_KERNELS");
+    return v && std::string(v) == "single";
 }
 
 // Throws BackendError when the last launch failed (defined in cuda-check.cpp).

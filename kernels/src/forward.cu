@@ -193,7 +193,16 @@ void launchForward(Element e, int D, const HeadView& h, const ForwardArgs& a, cu
     dispatchElement(e, [&]<typename T>() {
         dispatchHeadDim(D, [&]<int kD>() {
             const int nb = h.rowsPadded / kTile;
-            if constexpr (kIsMma<T>) {
+            if (kIsMma<T> && useSingleTileKernels()) {
+                const size_t bytes = rowSweepSmemBytes<T, kD, true>();
+                if (a.splitP) {
+                    allowSharedMemory(forward_kernel<T, kD, true>, bytes);
+                    forward_kernel<T, kD, true><<<dim3(nb, h.qHeads), kThreads, bytes, stream>>>(h, a);
+                } else {
+                    allowSharedMemory(forward_kernel<T, kD, false>, bytes);
+                    forward_kernel<T, kD, false><<<dim3(nb, h.qHeads), kThreads, bytes, stream>>>(h, a);
+                }
+            } else if constexpr (kIsMma<T>) {
                 const dim3 grid((nb + 1) / 2, h.qHeads);
                 const size_t bytes = 6 * static_cast<size_t>(kTileElems<T, kD>) * sizeof(T);
                 if (a.splitP) {

@@ -109,7 +109,7 @@ struct OnlineSoftmax {
             tileMax = quadMax(tileMax);
             const float mNew = fmaxf(m[r], tileMax);
             const float ms = mNew == -INFINITY ? 0.0f : mNew;
-            const float alpha = exp2f((m[r] - ms) * kLog2e);
+            const float alpha = fastExp2((m[r] - ms) * kLog2e);
             float rowSum = 0.0f;
             float rowDot = 0.0f;
 #pragma unroll
@@ -117,7 +117,7 @@ struct OnlineSoftmax {
 #pragma unroll
                 for (int c = 2 * r; c < 2 * r + 2; ++c) {
                     const float d = s[n][c] - ms;
-                    const float p = exp2f(d * kLog2e);
+                    const float p = fastExp2(d * kLog2e);
                     rowSum += p;
                     if constexpr (kEntropy) rowDot += p > 0.0f ? p * d : 0.0f;
                     s[n][c] = p;

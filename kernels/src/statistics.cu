@@ -92,7 +92,7 @@ __global__ void __launch_bounds__(kThreads) statistics_kernel(HeadView h, Statis
                     const KeySpan r = deviceVisibleKeys(h, i);
                     if (i >= h.seqLen || j < r.begin || j >= r.end) x = -INFINITY;
                 }
-                const float p = exp2f((x - sLse[buf * kTile + il]) * kLog2e);
+                const float p = fastExp2((x - sLse[buf * kTile + il]) * kLog2e);
                 colSum[c >> 1] += p;
                 blockSum += p;
                 blockMax = fmaxf(blockMax, p);
@@ -220,28 +220,46 @@ __global__ void __launch_bounds__(kThreads) statistics_pair_kernel(HeadView h, S
             const float* lse2 = sLse + buf * kTile;
             float blockMax = 0.0f;
             float part[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+            // Branches per tile, not per cell.
+            auto cells = [&]<bool kSoftcap, bool kFull>() {
+                KeySpan vis[8][2];
+                if constexpr (!kFull) {
 #pragma unroll
-            for (int n = 0; n < 8; ++n)
+                    for (int n = 0; n < 8; ++n)
 #pragma unroll
-                for (int c = 0; c < 4; ++c) {
-                    const int il = fragCol(lane, n, c);
-                    const float l2 = lse2[il];
-#pragma unroll
-                    for (int m = 0; m < 2; ++m) {
-                        float e;
-                        if (h.softcap > 0.0f) e = fmaf(deviceLogit(h, s[m][n][c]), kLog2e, -l2);
-                        else e = fmaf(s[m][n][c], scale2, -l2);
-                        if (!full) {
-                            const int i = qb * kTile + il;
-                            const int j = kbFirst * kTile + warp * 32 + m * 16 + fragRow(lane, c);
-                            const KeySpan r = deviceVisibleKeys(h, i);
-                            if (i >= h.seqLen || j < r.begin || j >= r.end) e = -INFINITY;
+                        for (int c = 0; c < 2; ++c) {
+                            const int i = qb * kTile + fragCol(lane, n, c);
+                            vis[n][c] = i < h.seqLen ? deviceVisibleKeys(h, i) : KeySpan{0, 0};
                         }
-                        const float p = exp2f(e);
-                        part[m][c >> 1] += p;
-                        blockMax = fmaxf(blockMax, p);
-                    }
                 }
+#pragma unroll
+                for (int n = 0; n < 8; ++n)
+#pragma unroll
+                    for (int c = 0; c < 4; ++c) {
+                        const float l2 = lse2[fragCol(lane, n, c)];
+#pragma unroll
+                        for (int m = 0; m < 2; ++m) {
+                            float e;
+                            if constexpr (kSoftcap) e = fmaf(deviceLogit(h, s[m][n][c]), kLog2e, -l2);
+                            else e = fmaf(s[m][n][c], scale2, -l2);
+                            if constexpr (!kFull) {
+                                const int j = kbFirst * kTile + warp * 32 + m * 16 + fragRow(lane, c);
+                                const KeySpan& r = vis[n][c & 1];
+                                if (j < r.begin || j >= r.end) e = -INFINITY;
+                            }
+                            const float p = fastExp2(e);
+                            part[m][c >> 1] += p;
+                            blockMax = fmaxf(blockMax, p);
+                        }
+                    }
+            };
+            if (h.softcap > 0.0f) {
+                if (full) cells.template operator()<true, true>();
+                else cells.template operator()<true, false>();
+            } else {
+                if (full) cells.template operator()<false, true>();
+                else cells.template operator()<false, false>();
+            }
             float blockSum = 0.0f;
 #pragma unroll
             for (int m = 0; m < 2; ++m)
@@ -282,7 +300,11 @@ void launchStatistics(Element e, int D, const HeadView& h, const StatisticsArgs&
     cudaMemsetAsync(a.blockMax, 0, sizeof(float) * static_cast<size_t>(h.qHeads) * nb * nb, stream);
     dispatchElement(e, [&]<typename T>() {
         dispatchHeadDim(D, [&]<int kD>() {
-            if constexpr (kIsMma<T>) {
+            if (kIsMma<T> && useSingleTileKernels()) {
+                const size_t bytes = statisticsSmemBytes<T, kD>();
+                allowSharedMemory(statistics_kernel<T, kD>, bytes);
+                statistics_kernel<T, kD><<<dim3(nb, h.qHeads), kThreads, bytes, stream>>>(h, a);
+            } else if constexpr (kIsMma<T>) {
                 const size_t bytes = statisticsPairSmemBytes<T, kD>();
                 allowSharedMemory(statistics_pair_kernel<T, kD>, bytes);
                 statistics_pair_kernel<T, kD><<<dim3((nb + 1) / 2, h.qHeads), kThreads, bytes, stream>>>(h, a);
