@@ -34,16 +34,16 @@ one() {  # variant name
     # shellcheck disable=SC2086
     "$py" tools/demo_lm/train.py --out "$d/attnscope-demo-lm" --time-budget "$budget" ${extra[$v]} ${EXTRA_ARGS:-} \
         >"$d/train.log" 2>&1 || { echo "variant $v: training failed"; tail -20 "$d/train.log"; return 1; }
-    for spec in "repeat-512:prompt_512.txt" "2048:prompt_2048.txt"; do
+    for spec in "512:prompt_512.txt" "2048:prompt_2048.txt"; do
         local name=${spec%%:*} prompt=${spec#*:}
         # The exporter records --model as the capture's model name: run it beside the model directory.
         (cd "$d" && PYTHONPATH="$root/tools/attnscope_capture" "$py" -m attnscope_capture \
             --model attnscope-demo-lm --prompt-file "$root/tools/demo_lm/prompts/$prompt" \
-            --out "$d/demo-lm-devils-dictionary-$name.h5" --dtype fp16 --reference auto) >>"$d/train.log" 2>&1
+            --out "$d/demo-lm-$name.h5" --dtype fp16 --reference auto) >>"$d/train.log" 2>&1
     done
-    "$py" tools/demo_lm/sink_stats.py "$d/demo-lm-devils-dictionary-repeat-512.h5" --repeat-period 256 \
+    "$py" tools/demo_lm/sink_stats.py "$d/demo-lm-512.h5" --repeat-period 256 \
         --json "$d/sink_stats_512.json" >"$d/sink_stats.txt" 2>&1
-    "$py" tools/demo_lm/sink_stats.py "$d/demo-lm-devils-dictionary-2048.h5" \
+    "$py" tools/demo_lm/sink_stats.py "$d/demo-lm-2048.h5" \
         --json "$d/sink_stats_2048.json" >>"$d/sink_stats.txt" 2>&1
     echo "variant $v done at $(( $(date +%s) - t0 )) s"
 }
@@ -77,7 +77,7 @@ echo "${best:-none}" >"$runs/chosen.txt"
 (cd "$runs" && tar czf "$results/logs.tar.gz" chosen.txt $(for v in $variants; do echo "$v/train.log $v/sink_stats.txt $v/sink_stats_512.json $v/sink_stats_2048.json $v/attnscope-demo-lm/metrics.json"; done) 2>/dev/null || true)
 if [ -n "$best" ]; then
     cp "$runs/$best/attnscope-demo-lm/model.safetensors" "$runs/$best/attnscope-demo-lm/config.json" \
-       "$runs/$best"/demo-lm-devils-dictionary-*.h5 "$results/"
+       "$runs/$best"/demo-lm-*.h5 "$results/"
 fi
 ls -la "$results"
 echo "all done at $(( $(date +%s) - t0 )) s"
