@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "attnscope/analysis/sinks.h"
 #include "attnscope/cpu-backend.h"
 #include "attnscope/io/capture-reader.h"
 
@@ -74,6 +75,23 @@ TEST_P(BundledSample, EngineMatchesFrameworkAttention) {
         std::cout << "  " << std::filesystem::path(GetParam()).filename().string() << " " << refInfo.name
                   << ": worst |dp| " << worstProbability << ", worst |dLSE| " << worstLse << "\n";
     }
+}
+
+// Real trained models put much of their attention on the first token (StreamingLLM; Gu et al.):
+// every bundled sample must show it in at least one head, measured over all heads by the sink
+// analysis. Numbers per model are in docs/demo-lm.md and docs/analyses.md.
+TEST_P(BundledSample, ShowsTheTokenZeroSink) {
+    const CaptureReader reader = CaptureReader::open(GetParam());
+    const CaptureInfo& info = reader.info();
+    CpuBackend backend;
+    const analysis::ModelSinkReport report = analysis::analyzeModelSinks(
+        {info.numLayers, info.numQueryHeads}, [&](int l, int h) { return reader.loadHead(l, h); }, backend);
+    double strongest = 0.0;
+    for (const analysis::HeadSinkStats& head : report.heads) strongest = std::max(strongest, head.token0Mean);
+    std::cout << "  " << std::filesystem::path(GetParam()).filename().string() << ": Sink_eps(0.3) "
+              << report.sinkEpsilon << ", strongest head's mean attention to token 0 " << strongest << "\n";
+    EXPECT_GT(report.sinkEpsilon, 0.0);
+    EXPECT_GT(strongest, 0.3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Samples, BundledSample, ::testing::ValuesIn(sampleFiles()),
