@@ -140,10 +140,13 @@ VariantEvaluation CpuBackend::evaluateVariant(const HeadTensors& head, const Hea
                 if (z > 0.0)
                     for (int c = 0; c < dv; ++c) s.out[c] /= z;
             } else if (kept > 0) {
+                // exp(s - keptMax) = A_ij * exp(LSE_i - keptMax): one multiplication instead of a
+                // second exp per kept cell (the dense weights are already in s.dense).
+                const double rescale = std::exp(dense.rowLse[i] - keptMax);
                 double sumExp = 0.0;
                 for (int t = 0; t < n; ++t) {
                     if (!s.kept[t]) continue;
-                    const double e = std::exp(static_cast<double>(s.logits[t]) - keptMax);
+                    const double e = s.dense[t] * rescale;
                     sumExp += e;
                     const float* v = head.valueRow(range.begin + t);
                     for (int c = 0; c < dv; ++c) s.out[c] += e * v[c];
