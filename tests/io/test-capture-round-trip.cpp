@@ -451,8 +451,11 @@ TEST(CaptureWriter, FailsCleanlyWhenTheTargetIsADirectory) {
         EXPECT_EQ(e.kind(), CaptureErrorKind::WriteFailed);
         EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
     }
+    // Only this target's temporaries ("." + name + ".tmp-..."): other tests running in parallel
+    // write their own files into the same directory.
+    const std::string ownPrefix = "." + std::filesystem::path(path).filename().string() + ".tmp-";
     for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path())) {
-        EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << "leftover " << entry.path();
+        EXPECT_NE(entry.path().filename().string().rfind(ownPrefix, 0), 0u) << "leftover " << entry.path();
     }
     std::filesystem::remove_all(path);
 }
