@@ -159,6 +159,11 @@ RgbImage drawLineChart(const LineChartSpec& spec) {
             xMin = std::min(xMin, v);
             xMax = std::max(xMax, v);
         }
+    for (double x : spec.xTicks) {
+        const double v = spec.logX ? std::log10(x) : x;
+        xMin = std::min(xMin, v);
+        xMax = std::max(xMax, v);
+    }
     if (!(xMax > xMin)) xMax = xMin + 1.0;
     auto px = [&](double x) {
         const double v = spec.logX ? std::log10(x) : x;
@@ -175,12 +180,13 @@ RgbImage drawLineChart(const LineChartSpec& spec) {
         const std::string s = format(y);
         canvas.text(left - 6 - textWidth(s), py(y) - kCharH / 2, s);
     }
-    if (!spec.series.empty())
-        for (double x : spec.series.front().x) {
-            canvas.line(px(x), top, px(x), top + plotH, grid);
-            const std::string s = format(x);
-            canvas.text(px(x) - textWidth(s) / 2, top + plotH + 4, s);
-        }
+    const std::vector<double>& ticks =
+        !spec.xTicks.empty() || spec.series.empty() ? spec.xTicks : spec.series.front().x;
+    for (double x : ticks) {
+        canvas.line(px(x), top, px(x), top + plotH, grid);
+        const std::string s = format(x);
+        canvas.text(px(x) - textWidth(s) / 2, top + plotH + 4, s);
+    }
     canvas.line(left, top + plotH, left + plotW, top + plotH, axis);
     canvas.line(left, top, left, top + plotH, axis);
     canvas.text(left + plotW / 2 - textWidth(spec.xLabel) / 2, top + plotH + 4 + kCharH + 6, spec.xLabel);

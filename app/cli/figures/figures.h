@@ -37,6 +37,7 @@ struct LineChartSpec {
     bool logX = false;
     double yMin = 0.0;
     double yMax = 1.0;
+    std::vector<double> xTicks;  // grid lines and labels; empty: the first series' x values
     std::vector<LineSeries> series;
 };
 
