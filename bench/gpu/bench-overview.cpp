@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
                 hq, hkv, T, d, density, backend->name().c_str());
 
     double statsSeconds = 0.0, variantSeconds = 0.0;
+    std::vector<double> matchSeconds(variantRegistry().size(), 0.0), evalSeconds(variantRegistry().size(), 0.0);
     double sinkSum = 0.0, entropySum = 0.0;
     std::vector<double> recallSum(variantRegistry().size(), 0.0);
     HeadTensors head;
@@ -98,10 +99,15 @@ int main(int argc, char** argv) {
                 t0 = std::chrono::steady_clock::now();
                 for (size_t v = 0; v < variantRegistry().size(); ++v) {
                     const Variant& variant = *variantRegistry()[v];
+                    auto tv = std::chrono::steady_clock::now();
                     ParamValues params = resolveParams(variant, {});
                     if (!variant.budgetParameter().empty())
                         params = paramsForDensity(variant, head, params, density, *backend);
-                    const VariantEvaluation eval = backend->evaluateVariant(head, stats, variant.plan(head, params, *backend));
+                    const VariantPlan plan = variant.plan(head, params, *backend);
+                    matchSeconds[v] += secondsSince(tv);
+                    tv = std::chrono::steady_clock::now();
+                    const VariantEvaluation eval = backend->evaluateVariant(head, stats, plan);
+                    evalSeconds[v] += secondsSince(tv);
                     recallSum[v] += eval.metrics.recall;
                 }
                 variantSeconds += secondsSince(t0);
@@ -117,6 +123,10 @@ int main(int argc, char** argv) {
     std::printf("  mean sink mass %.4f, mean entropy %.4f nats; mean recall:", sinkSum / heads, entropySum / heads);
     for (size_t v = 0; v < recallSum.size(); ++v)
         std::printf(" %s=%.4f", variantRegistry()[v]->id().c_str(), recallSum[v] / heads);
+    std::printf("\n  per variant, ms per head (budget search + plan | evaluation):");
+    for (size_t v = 0; v < recallSum.size(); ++v)
+        std::printf(" %s=%.1f|%.1f", variantRegistry()[v]->id().c_str(), 1e3 * matchSeconds[v] / heads,
+                    1e3 * evalSeconds[v] / heads);
     std::printf("\n");
     return 0;
 }

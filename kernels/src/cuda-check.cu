@@ -22,9 +22,52 @@ void throwCudaError(cudaError_t error, const std::string& what) {
                        ")");
 }
 
+namespace {
+
+// Stream-ordered allocation from the device's memory pool, which keeps freed memory for reuse:
+// plain cudaMalloc/cudaFree cost a driver call each and cudaFree waits for the whole device, which
+// dominated small per-head calls. All kernels run on the backend's one stream, so memory freed on
+// the legacy stream and handed out again is only touched by later work on that same stream.
+bool useMemoryPool() {
+    static const bool supported = [] {
+        int device = 0, pools = 0;
+        if (cudaGetDevice(&device) != cudaSuccess ||
+            cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device) != cudaSuccess || !pools) {
+            cudaGetLastError();
+            return false;
+        }
+        cudaMemPool_t pool;
+        if (cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess) {
+            uint64_t keep = UINT64_MAX;  // never trim the pool at synchronization points
+            cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+        }
+        cudaGetLastError();
+        return true;
+    }();
+    return supported;
+}
+
+}  // namespace
+
+void deviceFree(void* ptr) {
+    if (!ptr) return;
+    if (useMemoryPool()) cudaFreeAsync(ptr, nullptr);
+    else cudaFree(ptr);
+}
+
 void* deviceAllocate(size_t bytes, const char* what) {
     void* ptr = nullptr;
-    const cudaError_t error = cudaMalloc(&ptr, bytes);
+    cudaError_t error = useMemoryPool() ? cudaMallocAsync(&ptr, bytes, nullptr) : cudaMalloc(&ptr, bytes);
+    if (error == cudaErrorMemoryAllocation && useMemoryPool()) {
+        // The pool may hold freed blocks of other sizes: give them back and retry once.
+        cudaGetLastError();
+        cudaDeviceSynchronize();
+        int device = 0;
+        cudaMemPool_t pool;
+        if (cudaGetDevice(&device) == cudaSuccess && cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess)
+            cudaMemPoolTrimTo(pool, 0);
+        error = cudaMallocAsync(&ptr, bytes, nullptr);
+    }
     if (error == cudaSuccess) return ptr;
     cudaGetLastError();
     if (error == cudaErrorMemoryAllocation) {

@@ -21,6 +21,8 @@ inline void checkCuda(cudaError_t error, const char* what) {
 
 // Untyped device allocation; throws BackendError (out of memory in plain words) on failure.
 void* deviceAllocate(size_t bytes, const char* what);
+// Returns memory from deviceAllocate to the pool (nullptr is ignored).
+void deviceFree(void* ptr);
 
 template <typename T>
 class DeviceBuffer {
@@ -29,14 +31,12 @@ public:
     DeviceBuffer(size_t count, const char* what) : m_count(count) {
         if (count > 0) m_ptr = static_cast<T*>(deviceAllocate(count * sizeof(T), what));
     }
-    ~DeviceBuffer() {
-        if (m_ptr) cudaFree(m_ptr);
-    }
+    ~DeviceBuffer() { deviceFree(m_ptr); }
     DeviceBuffer(DeviceBuffer&& other) noexcept
         : m_ptr(std::exchange(other.m_ptr, nullptr)), m_count(std::exchange(other.m_count, 0)) {}
     DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
         if (this != &other) {
-            if (m_ptr) cudaFree(m_ptr);
+            deviceFree(m_ptr);
             m_ptr = std::exchange(other.m_ptr, nullptr);
             m_count = std::exchange(other.m_count, 0);
         }
