@@ -189,3 +189,31 @@ TEST(VariantMasks, DensityMatchingFindsClosestBudget) {
 
 }  // namespace
 }  // namespace attnscope
+
+namespace attnscope {
+namespace {
+
+TEST(VariantMasks, BudgetCountersAgreeWithPlannedMasks) {
+    // MoBA ranks blocks once for all budgets; every budget must count exactly what its plan keeps.
+    for (bool causal : {true, false}) {
+        const HeadTensors head = testing::randomHead(300, 16, 16, causal, 55, 2.0f);
+        CpuBackend backend(2);
+        for (const char* id : {"moba", "window", "streaming-llm"}) {
+            const Variant& v = *findVariant(id);
+            ParamValues base = resolveParams(v, {});
+            if (std::string(id) == "moba") base["block"] = 32;
+            const Variant::BudgetCounter counter = v.budgetCounter(head, base, backend);
+            for (long long budget : {0LL, 1LL, 2LL, 5LL, 9LL, 40LL}) {
+                ParamValues p = base;
+                p[v.budgetParameter()] = static_cast<double>(budget);
+                if (budget < v.parameters().back().minValue && std::string(id) != "moba") continue;
+                if (std::string(id) != "moba" && budget == 0) continue;
+                EXPECT_EQ(counter(budget), countKeptCells(v.plan(head, p, backend).mask, head.config, head.seqLen))
+                    << id << " budget " << budget << (causal ? " causal" : " bidirectional");
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace attnscope

@@ -5,6 +5,7 @@
 // Adding a variant: docs/adding-a-variant.md.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -47,6 +48,11 @@ public:
     // Kept cells of the plan for `params` without the full plan when that is cheap; the default
     // builds the plan and counts. Used by density matching.
     virtual long long keptCellCount(const HeadTensors& head, const ParamValues& params, Backend& backend) const;
+    // Kept cells as a function of the budget parameter with the other parameters fixed at `base`:
+    // what density matching searches over. The default calls keptCellCount for each value;
+    // variants whose planning is costly (MoBA's gating) precompute what the budget does not change.
+    using BudgetCounter = std::function<long long(long long budget)>;
+    virtual BudgetCounter budgetCounter(const HeadTensors& head, const ParamValues& base, Backend& backend) const;
 };
 
 class ParamError : public std::invalid_argument {

@@ -59,6 +59,15 @@ long long Variant::keptCellCount(const HeadTensors& head, const ParamValues& par
     return countKeptCells(plan(head, params, backend).mask, head.config, head.seqLen);
 }
 
+Variant::BudgetCounter Variant::budgetCounter(const HeadTensors& head, const ParamValues& base, Backend& backend) const {
+    const std::string budget = budgetParameter();
+    return [this, &head, base, &backend, budget](long long value) {
+        ParamValues params = base;
+        params[budget] = static_cast<double>(value);
+        return keptCellCount(head, params, backend);
+    };
+}
+
 ParamValues paramsForDensity(const Variant& variant, const HeadTensors& head, const ParamValues& base,
                              double targetDensity, Backend& backend) {
     const std::string budget = variant.budgetParameter();
@@ -74,10 +83,8 @@ ParamValues paramsForDensity(const Variant& variant, const HeadTensors& head, co
 
     const double visible = static_cast<double>(visibleCellCount(head.config, head.seqLen, 0, head.seqLen, 0, head.seqLen));
     ParamValues params = resolveParams(variant, base);
-    auto densityAt = [&](long long value) {
-        params[budget] = static_cast<double>(value);
-        return static_cast<double>(variant.keptCellCount(head, params, backend)) / visible;
-    };
+    const Variant::BudgetCounter keptCells = variant.budgetCounter(head, params, backend);
+    auto densityAt = [&](long long value) { return static_cast<double>(keptCells(value)) / visible; };
     // Density is non-decreasing in the budget parameter: find the smallest value reaching the
     // target, then keep whichever of it and its predecessor lands closer.
     long long lo = static_cast<long long>(spec->minValue);

@@ -31,6 +31,47 @@ std::vector<float> blockMeans(const std::vector<float>& x, int T, int d, int blo
     return means;
 }
 
+// Per query block, its candidate key blocks best first (gate descending, lower block first on
+// ties) with the visible cells each would add; shared by plan() and the budget counter so both
+// see the same ranking.
+struct BlockRanking {
+    int blockCount = 0;
+    std::vector<long long> ownCells;                                   // [qb] visible cells of the own block
+    std::vector<std::vector<std::pair<int, long long>>> candidates;  // [qb] -> (key block, visible cells)
+};
+
+BlockRanking rankBlocks(const HeadTensors& head, int block) {
+    const int T = head.seqLen;
+    const int d = head.headDim;
+    const int n = (T + block - 1) / block;
+    const std::vector<float> meanQ = blockMeans(head.q, T, d, block);
+    const std::vector<float> meanK = blockMeans(head.k, T, d, block);
+    BlockRanking ranking;
+    ranking.blockCount = n;
+    ranking.ownCells.resize(n);
+    ranking.candidates.resize(n);
+    std::vector<std::pair<float, int>> scored;
+    for (int qb = 0; qb < n; ++qb) {
+        const int q0 = qb * block, q1 = std::min(T, q0 + block);
+        ranking.ownCells[qb] = visibleCellCount(head.config, T, q0, q1, q0, q1);
+        scored.clear();
+        std::vector<long long> cells(n, 0);
+        for (int kb = 0; kb < n; ++kb) {
+            if (kb == qb || (head.config.causal && kb > qb)) continue;
+            const int k0 = kb * block, k1 = std::min(T, k0 + block);
+            cells[kb] = visibleCellCount(head.config, T, q0, q1, k0, k1);
+            if (cells[kb] == 0) continue;
+            scored.push_back({cpu::dotProduct(meanQ.data() + static_cast<size_t>(qb) * d,
+                                              meanK.data() + static_cast<size_t>(kb) * d, d),
+                              kb});
+        }
+        std::sort(scored.begin(), scored.end(),
+                  [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+        for (const auto& [score, kb] : scored) ranking.candidates[qb].push_back({kb, cells[kb]});
+    }
+    return ranking;
+}
+
 class MobaVariant final : public Variant {
 public:
     std::string id() const override { return "moba"; }
@@ -45,40 +86,39 @@ public:
     std::string budgetParameter() const override { return "topk"; }
 
     VariantPlan plan(const HeadTensors& head, const ParamValues& params, Backend&) const override {
-        const int T = head.seqLen;
-        const int d = head.headDim;
         const int block = static_cast<int>(params.at("block"));
-        const int topk = static_cast<int>(params.at("topk"));
-        const int n = (T + block - 1) / block;
-        const std::vector<float> meanQ = blockMeans(head.q, T, d, block);
-        const std::vector<float> meanK = blockMeans(head.k, T, d, block);
-
+        const size_t topk = static_cast<size_t>(params.at("topk"));
+        const BlockRanking ranking = rankBlocks(head, block);
+        const int n = ranking.blockCount;
         VariantPlan p;
         SparseMask& mask = p.mask;
         mask.blockSize = block;
         mask.blockRows = n;
         mask.blockCols = n;
         mask.blocks.assign(static_cast<size_t>(n) * n, 0);
-        std::vector<std::pair<float, int>> candidates;
         for (int qb = 0; qb < n; ++qb) {
-            candidates.clear();
-            const int q0 = qb * block, q1 = std::min(T, q0 + block);
-            for (int kb = 0; kb < n; ++kb) {
-                if (kb == qb || (head.config.causal && kb > qb)) continue;
-                const int k0 = kb * block, k1 = std::min(T, k0 + block);
-                if (visibleCellCount(head.config, T, q0, q1, k0, k1) == 0) continue;
-                const float score = cpu::dotProduct(meanQ.data() + static_cast<size_t>(qb) * d,
-                                                    meanK.data() + static_cast<size_t>(kb) * d, d);
-                candidates.push_back({score, kb});
-            }
-            const int keep = std::min<int>(topk, static_cast<int>(candidates.size()));
-            std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end(),
-                              [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
             uint8_t* row = mask.blocks.data() + static_cast<size_t>(qb) * n;
             row[qb] = 1;
-            for (int r = 0; r < keep; ++r) row[candidates[r].second] = 1;
+            const auto& candidates = ranking.candidates[qb];
+            for (size_t r = 0; r < std::min(topk, candidates.size()); ++r) row[candidates[r].first] = 1;
         }
         return p;
+    }
+
+    // The gating does not depend on topk: rank once, then each budget is a sum over the ranking
+    // (kept blocks are disjoint, so kept cells are the sum of their visible cells).
+    BudgetCounter budgetCounter(const HeadTensors& head, const ParamValues& base, Backend&) const override {
+        auto ranking = std::make_shared<BlockRanking>(rankBlocks(head, static_cast<int>(base.at("block"))));
+        return [ranking](long long topk) {
+            long long total = 0;
+            for (int qb = 0; qb < ranking->blockCount; ++qb) {
+                total += ranking->ownCells[qb];
+                const auto& candidates = ranking->candidates[qb];
+                const size_t keep = static_cast<size_t>(std::max(0LL, std::min<long long>(topk, candidates.size())));
+                for (size_t r = 0; r < keep; ++r) total += candidates[r].second;
+            }
+            return total;
+        };
     }
 };
 
