@@ -2,6 +2,7 @@
 #include "device-head.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace attnscope::cuda {
@@ -10,13 +11,24 @@ namespace {
 
 template <typename T>
 T convertElement(float x) {
-    if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(x);
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+        if (!std::isnan(x)) {  // exact for bf16-representable values (the only ones uploaded as bf16)
+            uint32_t bits;
+            std::memcpy(&bits, &x, 4);
+            if ((bits & 0xFFFFu) == 0u) {
+                __nv_bfloat16_raw raw;
+                raw.x = static_cast<unsigned short>(bits >> 16);
+                return __nv_bfloat16(raw);
+            }
+        }
+        return __float2bfloat16_rn(x);
+    }
     else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(x);
     else return x;
 }
 
 template <typename T>
-bool representable(const std::vector<float>& values) {
+bool representableByRoundTrip(const std::vector<float>& values) {
     for (float x : values) {
         const T y = convertElement<T>(x);
         float back;
@@ -25,6 +37,26 @@ bool representable(const std::vector<float>& values) {
         if (back != x && !(std::isnan(back) && std::isnan(x))) return false;
     }
     return true;
+}
+
+// bf16 is the upper half of an fp32: a value is exactly representable iff its lower 16 bits are
+// zero (NaNs aside), and then conversion is a shift. This bit test replaces a per-element host
+// round trip through cuda_bf16.h, which dominated the upload of bf16 captures.
+bool lowerHalfZero(float x) {
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    return (bits & 0xFFFFu) == 0u || std::isnan(x);
+}
+
+template <typename T>
+bool representable(const std::vector<float>& values) {
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+        for (float x : values)
+            if (!lowerHalfZero(x)) return false;
+        return true;
+    } else {
+        return representableByRoundTrip<T>(values);
+    }
 }
 
 float eluPlusOne(float x) { return x > 0.0f ? x + 1.0f : std::exp(x); }
