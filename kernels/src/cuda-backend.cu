@@ -28,21 +28,6 @@ using cuda::DeviceThreshold;
 using cuda::Element;
 using cuda::kTile;
 
-constexpr int kMaxTileSide = 16384;
-
-void validateTileRequest(const TileRequest& r, int seqLen) {
-    auto fail = [&](const std::string& what) { throw std::invalid_argument("tile request: " + what); };
-    if (r.queryBegin < 0 || r.queryEnd > seqLen || r.queryBegin >= r.queryEnd)
-        fail("query range [" + std::to_string(r.queryBegin) + ", " + std::to_string(r.queryEnd) +
-             ") must be non-empty inside [0, " + std::to_string(seqLen) + ")");
-    if (r.keyBegin < 0 || r.keyEnd > seqLen || r.keyBegin >= r.keyEnd)
-        fail("key range [" + std::to_string(r.keyBegin) + ", " + std::to_string(r.keyEnd) +
-             ") must be non-empty inside [0, " + std::to_string(seqLen) + ")");
-    if (r.width < 1 || r.height < 1 || r.width > kMaxTileSide || r.height > kMaxTileSide)
-        fail("size " + std::to_string(r.width) + "x" + std::to_string(r.height) + " must be within 1.." +
-             std::to_string(kMaxTileSide));
-}
-
 std::vector<float> toFloat(const std::vector<double>& x, size_t padTo) {
     std::vector<float> out(padTo, 0.0f);
     for (size_t i = 0; i < x.size(); ++i) out[i] = static_cast<float>(x[i]);

@@ -16,32 +16,13 @@
 #include "attnscope/cpu-backend.h"
 #include "attnscope/io/capture-reader.h"
 #include "attnscope/io/capture-writer.h"
-#include "cli-main.h"
+#include "cli-test-runner.h"
 
 namespace attnscope {
 namespace {
 
-struct CliResult {
-    int code;
-    std::string out;
-    std::string err;
-};
-
-CliResult runCli(std::vector<std::string> args) {
-    args.insert(args.begin(), "attnscope-cli");
-    args.push_back("--backend");
-    args.push_back("cpu");
-    args.push_back("--quiet");
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    std::ostringstream out, err;
-    auto* oldOut = std::cout.rdbuf(out.rdbuf());
-    auto* oldErr = std::cerr.rdbuf(err.rdbuf());
-    const int code = cli::runCli(static_cast<int>(argv.size()), argv.data());
-    std::cout.rdbuf(oldOut);
-    std::cerr.rdbuf(oldErr);
-    return {code, out.str(), err.str()};
-}
+using testing::CliResult;
+using testing::runCli;
 
 constexpr int kT = 96;
 constexpr int kLayers = 3;

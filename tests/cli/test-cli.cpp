@@ -15,32 +15,14 @@
 #include "attnscope/io/capture-reader.h"
 #include "attnscope/io/capture-writer.h"
 #include "attnscope/variant.h"
-#include "cli-main.h"
+#include "cli-test-runner.h"
 #include "stb_image.h"
 
 namespace attnscope {
 namespace {
 
-struct CliResult {
-    int code;
-    std::string out;
-    std::string err;
-};
-
-CliResult runCli(std::vector<std::string> args) {
-    args.insert(args.begin(), "attnscope-cli");
-    args.push_back("--backend");
-    args.push_back("cpu");
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    std::ostringstream out, err;
-    auto* oldOut = std::cout.rdbuf(out.rdbuf());
-    auto* oldErr = std::cerr.rdbuf(err.rdbuf());
-    const int code = cli::runCli(static_cast<int>(argv.size()), argv.data());
-    std::cout.rdbuf(oldOut);
-    std::cerr.rdbuf(oldErr);
-    return {code, out.str(), err.str()};
-}
+using testing::CliResult;
+using testing::runCli;
 
 // A 2-layer GQA capture (4 query heads, 2 KV heads, T = 150, d = 32) of seeded random values,
 // labelled synthetic in its model attribute.

@@ -35,6 +35,13 @@ struct TileRequest {
     TileQuantity quantity = TileQuantity::DenseWeight;
 };
 
+// Largest tile side a backend accepts.
+constexpr int kMaxTileSide = 16384;
+
+// Throws std::invalid_argument naming the problem when the request's ranges are empty or outside
+// [0, seqLen), or its size is outside 1..kMaxTileSide. Every backend validates with this.
+void validateTileRequest(const TileRequest& request, int seqLen);
+
 struct PooledTile {
     int width = 0;
     int height = 0;

@@ -18,21 +18,6 @@ namespace attnscope {
 
 namespace {
 
-constexpr int kMaxTileSide = 16384;
-
-void validateTileRequest(const TileRequest& r, int seqLen) {
-    auto fail = [&](const std::string& what) { throw std::invalid_argument("tile request: " + what); };
-    if (r.queryBegin < 0 || r.queryEnd > seqLen || r.queryBegin >= r.queryEnd)
-        fail("query range [" + std::to_string(r.queryBegin) + ", " + std::to_string(r.queryEnd) +
-             ") must be non-empty inside [0, " + std::to_string(seqLen) + ")");
-    if (r.keyBegin < 0 || r.keyEnd > seqLen || r.keyBegin >= r.keyEnd)
-        fail("key range [" + std::to_string(r.keyBegin) + ", " + std::to_string(r.keyEnd) +
-             ") must be non-empty inside [0, " + std::to_string(seqLen) + ")");
-    if (r.width < 1 || r.height < 1 || r.width > kMaxTileSide || r.height > kMaxTileSide)
-        fail("size " + std::to_string(r.width) + "x" + std::to_string(r.height) + " must be within 1.." +
-             std::to_string(kMaxTileSide));
-}
-
 struct PixelAccumulator {
     double sum = 0.0;
     double max = -std::numeric_limits<double>::infinity();
