@@ -26,6 +26,18 @@ void fill(std::vector<float>& v, StorageType storage, std::mt19937& rng) {
 
 }  // namespace
 
+HeadCase makeCase(int T, int d, StorageType s, bool causal, int window, float softcap, unsigned seed) {
+    HeadCase c;
+    c.seqLen = T;
+    c.headDim = d;
+    c.storage = s;
+    c.config.causal = causal;
+    c.config.slidingWindow = window;
+    c.config.softcap = softcap;
+    c.seed = seed;
+    return c;
+}
+
 HeadTensors makeHead(const HeadCase& c) {
     HeadTensors h;
     h.seqLen = c.seqLen;

@@ -25,6 +25,9 @@ struct HeadCase {
     std::string label() const;
 };
 
+// A test case in one line (the parameterized suites list theirs with it).
+HeadCase makeCase(int T, int d, StorageType s, bool causal, int window = 0, float softcap = 0.0f, unsigned seed = 1);
+
 // Seeded (std::mt19937 with `seed`) random head. fp16/bf16: integers in [-127, 127] / 64, exact in
 // both formats (and every q.k then sums exactly in fp32); fp32: normal(0, 1) values.
 HeadTensors makeHead(const HeadCase& c);

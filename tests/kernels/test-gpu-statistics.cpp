@@ -30,37 +30,25 @@ TEST_P(GpuStatistics, MatchesCpuReference) {
     expectSameStatistics(*gpu, makeHead(c), c.label());
 }
 
-HeadCase make(int T, int d, StorageType s, bool causal, int window = 0, float softcap = 0.0f, unsigned seed = 1) {
-    HeadCase c;
-    c.seqLen = T;
-    c.headDim = d;
-    c.storage = s;
-    c.config.causal = causal;
-    c.config.slidingWindow = window;
-    c.config.softcap = softcap;
-    c.seed = seed;
-    return c;
-}
-
 constexpr auto BF = StorageType::BFloat16;
 constexpr auto FP = StorageType::Float16;
 constexpr auto F32 = StorageType::Float32;
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, GpuStatistics,
-    ::testing::Values(make(64, 32, BF, true), make(200, 64, BF, true, 0, 0, 2), make(333, 80, FP, false, 0, 0, 3),
-                      make(1000, 128, BF, true, 0, 0, 4), make(1000, 128, FP, true, 100, 0, 5),
-                      make(517, 64, BF, false, 70, 0, 6), make(300, 64, BF, true, 0, 2.0f, 7),
-                      make(130, 48, BF, true, 0, 0, 8), make(190, 96, FP, false, 0, 0, 9),
-                      make(250, 112, BF, true, 33, 0, 10), make(160, 40, BF, true, 0, 0, 11),
-                      make(200, 32, F32, true, 0, 0, 12), make(333, 80, F32, false, 0, 0, 13),
-                      make(1000, 128, F32, true, 200, 0, 14), make(257, 64, F32, true, 0, 2.0f, 15),
-                      make(128, 64, F32, false, 0, 0, 16)));
+    ::testing::Values(makeCase(64, 32, BF, true), makeCase(200, 64, BF, true, 0, 0, 2), makeCase(333, 80, FP, false, 0, 0, 3),
+                      makeCase(1000, 128, BF, true, 0, 0, 4), makeCase(1000, 128, FP, true, 100, 0, 5),
+                      makeCase(517, 64, BF, false, 70, 0, 6), makeCase(300, 64, BF, true, 0, 2.0f, 7),
+                      makeCase(130, 48, BF, true, 0, 0, 8), makeCase(190, 96, FP, false, 0, 0, 9),
+                      makeCase(250, 112, BF, true, 33, 0, 10), makeCase(160, 40, BF, true, 0, 0, 11),
+                      makeCase(200, 32, F32, true, 0, 0, 12), makeCase(333, 80, F32, false, 0, 0, 13),
+                      makeCase(1000, 128, F32, true, 200, 0, 14), makeCase(257, 64, F32, true, 0, 2.0f, 15),
+                      makeCase(128, 64, F32, false, 0, 0, 16)));
 
 // GQA-style: two query heads sharing one K/V head (the backend keeps both on the GPU).
 TEST(GpuStatisticsShared, TwoQueryHeadsOfOneKvHead) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
-    const HeadTensors a = makeHead(make(700, 128, BF, true, 0, 0, 21));
+    const HeadTensors a = makeHead(makeCase(700, 128, BF, true, 0, 0, 21));
     const HeadTensors b = withNewQueries(a, 22);
     expectSameStatistics(*gpu, a, "query head a");
     expectSameStatistics(*gpu, b, "query head b (same K/V)");
@@ -70,7 +58,7 @@ TEST(GpuStatisticsShared, TwoQueryHeadsOfOneKvHead) {
 // Bytes that do not fit the stated storage type take the fp32 path and stay exact.
 TEST(GpuStatisticsShared, StorageMismatchFallsBackToFloat32) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
-    HeadTensors h = makeHead(make(150, 64, F32, true, 0, 0, 23));
+    HeadTensors h = makeHead(makeCase(150, 64, F32, true, 0, 0, 23));
     h.storage = StorageType::BFloat16;  // claims bf16 but holds fp32 values
     const HeadStatistics c = cpuBackend().computeStatistics(h, {});
     const HeadStatistics g = gpu->computeStatistics(h, {});

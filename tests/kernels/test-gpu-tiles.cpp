@@ -119,22 +119,11 @@ TEST_P(GpuTiles, VariantQuantitiesMatchCpuReference) {
     }
 }
 
-HeadCase make(int T, int d, StorageType s, bool causal, int window, unsigned seed) {
-    HeadCase c;
-    c.seqLen = T;
-    c.headDim = d;
-    c.storage = s;
-    c.config.causal = causal;
-    c.config.slidingWindow = window;
-    c.seed = seed;
-    return c;
-}
-
 INSTANTIATE_TEST_SUITE_P(Cases, GpuTiles,
-                         ::testing::Values(make(1024, 128, StorageType::BFloat16, true, 0, 31),
-                                           make(1000, 64, StorageType::Float16, false, 150, 32),
-                                           make(333, 80, StorageType::Float32, true, 0, 33),
-                                           make(2048, 32, StorageType::BFloat16, false, 0, 34)));
+                         ::testing::Values(makeCase(1024, 128, StorageType::BFloat16, true, 0, 0.0f, 31),
+                                           makeCase(1000, 64, StorageType::Float16, false, 150, 0.0f, 32),
+                                           makeCase(333, 80, StorageType::Float32, true, 0, 0.0f, 33),
+                                           makeCase(2048, 32, StorageType::BFloat16, false, 0, 0.0f, 34)));
 
 }  // namespace
 }  // namespace attnscope::test

@@ -62,23 +62,12 @@ TEST_P(GpuTopK, SmallKMatchesCpuReference) {
     }
 }
 
-HeadCase make(int T, int d, StorageType s, bool causal, int window, unsigned seed) {
-    HeadCase c;
-    c.seqLen = T;
-    c.headDim = d;
-    c.storage = s;
-    c.config.causal = causal;
-    c.config.slidingWindow = window;
-    c.seed = seed;
-    return c;
-}
-
 INSTANTIATE_TEST_SUITE_P(Cases, GpuTopK,
-                         ::testing::Values(make(64, 32, StorageType::BFloat16, true, 0, 41),
-                                           make(1000, 128, StorageType::BFloat16, true, 0, 42),
-                                           make(333, 80, StorageType::Float16, false, 0, 43),
-                                           make(517, 64, StorageType::BFloat16, true, 90, 44),
-                                           make(400, 64, StorageType::Float32, true, 0, 45)));
+                         ::testing::Values(makeCase(64, 32, StorageType::BFloat16, true, 0, 0.0f, 41),
+                                           makeCase(1000, 128, StorageType::BFloat16, true, 0, 0.0f, 42),
+                                           makeCase(333, 80, StorageType::Float16, false, 0, 0.0f, 43),
+                                           makeCase(517, 64, StorageType::BFloat16, true, 90, 0.0f, 44),
+                                           makeCase(400, 64, StorageType::Float32, true, 0, 0.0f, 45)));
 
 }  // namespace
 }  // namespace attnscope::test

@@ -97,25 +97,13 @@ TEST_P(GpuVariants, OwnTopKPlanMatches) {
     EXPECT_NEAR(g.metrics.oracleJaccard, 1.0, 1e-12);
 }
 
-HeadCase make(int T, int d, StorageType s, bool causal, int window, float softcap, unsigned seed) {
-    HeadCase c;
-    c.seqLen = T;
-    c.headDim = d;
-    c.storage = s;
-    c.config.causal = causal;
-    c.config.slidingWindow = window;
-    c.config.softcap = softcap;
-    c.seed = seed;
-    return c;
-}
-
 INSTANTIATE_TEST_SUITE_P(Cases, GpuVariants,
-                         ::testing::Values(make(1000, 128, StorageType::BFloat16, true, 0, 0, 51),
-                                           make(333, 80, StorageType::Float16, false, 0, 0, 52),
-                                           make(517, 64, StorageType::BFloat16, true, 120, 0, 53),
-                                           make(64, 32, StorageType::BFloat16, false, 0, 0, 54),
-                                           make(300, 64, StorageType::Float32, true, 0, 0, 55),
-                                           make(257, 128, StorageType::Float32, false, 50, 0, 56)));
+                         ::testing::Values(makeCase(1000, 128, StorageType::BFloat16, true, 0, 0, 51),
+                                           makeCase(333, 80, StorageType::Float16, false, 0, 0, 52),
+                                           makeCase(517, 64, StorageType::BFloat16, true, 120, 0, 53),
+                                           makeCase(64, 32, StorageType::BFloat16, false, 0, 0, 54),
+                                           makeCase(300, 64, StorageType::Float32, true, 0, 0, 55),
+                                           makeCase(257, 128, StorageType::Float32, false, 50, 0, 56)));
 
 }  // namespace
 }  // namespace attnscope::test
