@@ -69,13 +69,21 @@ std::string nonInitialSinksCsv(const analysis::ModelSinkReport& report, const Ca
     return out.str();
 }
 
+namespace {
+
+// The fields every whole-model JSON document starts with.
+nlohmann::json modelJson(const CaptureInfo& info, int seqLen, const analysis::ModelShape& shape) {
+    return {{"file", info.path},
+            {"model", info.model},
+            {"seq_len", seqLen},
+            {"layers", shape.numLayers},
+            {"heads", shape.numHeads}};
+}
+
+}  // namespace
+
 nlohmann::json sinkJson(const analysis::ModelSinkReport& report, const CaptureInfo& info) {
-    nlohmann::json j;
-    j["file"] = info.path;
-    j["model"] = info.model;
-    j["seq_len"] = report.seqLen;
-    j["layers"] = report.shape.numLayers;
-    j["heads"] = report.shape.numHeads;
+    nlohmann::json j = modelJson(info, report.seqLen, report.shape);
     j["epsilon"] = report.options.epsilon;
     j["kappa"] = report.options.kappa;
     j["min_queries"] = report.options.minQueries;
@@ -182,12 +190,7 @@ std::string sensitivityCurvesCsv(const analysis::ModelSensitivityReport& report)
 }
 
 nlohmann::json sensitivityJson(const analysis::ModelSensitivityReport& report, const CaptureInfo& info) {
-    nlohmann::json j;
-    j["file"] = info.path;
-    j["model"] = info.model;
-    j["seq_len"] = report.seqLen;
-    j["layers"] = report.shape.numLayers;
-    j["heads"] = report.shape.numHeads;
+    nlohmann::json j = modelJson(info, report.seqLen, report.shape);
     j["variants"] = report.options.variants;
     j["densities"] = report.options.densities;
     j["recall_target"] = report.options.recallTarget;
@@ -271,12 +274,7 @@ std::string survivalCsv(const analysis::EvictionReport& report, const analysis::
 }
 
 nlohmann::json evictionJson(const analysis::EvictionReport& report, const CaptureInfo& info, bool keptSets) {
-    nlohmann::json j;
-    j["file"] = info.path;
-    j["model"] = info.model;
-    j["seq_len"] = report.seqLen;
-    j["layers"] = report.shape.numLayers;
-    j["heads"] = report.shape.numHeads;
+    nlohmann::json j = modelJson(info, report.seqLen, report.shape);
     j["observed_begin"] = report.observedBegin;
     nlohmann::json runs = nlohmann::json::array();
     for (const auto& run : report.runs) {
