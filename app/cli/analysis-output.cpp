@@ -50,22 +50,27 @@ std::string sinkHeadsCsv(const analysis::ModelSinkReport& report) {
 std::string sinkTokensCsv(const analysis::ModelSinkReport& report, const CaptureInfo& info) {
     std::ostringstream out = csvStream();
     const int T = report.seqLen;
-    out << "layer,token,text,mean_received,ratio_to_uniform,value_norm_ratio\n";
+    // mean_received / ratio_to_uniform: all queries (not locality-corrected); far_*: the queries at distance
+    // >= local window, far_ratio_to_uniform is the ratio that judges non-initial sinks.
+    out << "layer,token,text,mean_received,ratio_to_uniform,value_norm_ratio,far_queries,far_mean_received,"
+           "far_ratio_to_uniform\n";
     for (int l = 0; l < report.shape.numLayers; ++l)
         for (int j = 0; j < T; ++j) {
             const size_t at = static_cast<size_t>(l) * T + j;
             out << l << "," << j << "," << csvField(tokenText(info, j)) << "," << report.layerTokenReceived[at] << ","
-                << report.layerTokenRatio[at] << "," << report.layerTokenValueNorm[at] << "\n";
+                << report.layerTokenReceivedRatio[at] << "," << report.layerTokenValueNorm[at] << ","
+                << report.layerTokenFarQueries[at] << "," << report.layerTokenFarReceived[at] << ","
+                << report.layerTokenFarRatio[at] << "\n";
         }
     return out.str();
 }
 
 std::string nonInitialSinksCsv(const analysis::ModelSinkReport& report, const CaptureInfo& info) {
     std::ostringstream out = csvStream();
-    out << "token,text,first_layer,last_layer,layer_count,peak_ratio,peak_layer\n";
+    out << "token,text,first_layer,last_layer,layer_count,peak_ratio,peak_layer,far_queries\n";
     for (const auto& s : report.nonInitialSinks)
         out << s.token << "," << csvField(tokenText(info, s.token)) << "," << s.firstLayer << "," << s.lastLayer << ","
-            << s.layerCount << "," << s.peakRatio << "," << s.peakLayer << "\n";
+            << s.layerCount << "," << s.peakRatio << "," << s.peakLayer << "," << s.farQueries << "\n";
     return out.str();
 }
 
@@ -86,6 +91,7 @@ nlohmann::json sinkJson(const analysis::ModelSinkReport& report, const CaptureIn
     nlohmann::json j = modelJson(info, report.seqLen, report.shape);
     j["epsilon"] = report.options.epsilon;
     j["kappa"] = report.options.kappa;
+    j["local_window"] = report.options.localWindow;
     j["min_queries"] = report.options.minQueries;
     j["sink_epsilon"] = report.sinkEpsilon;
     nlohmann::json heads = nlohmann::json::array();
@@ -108,13 +114,20 @@ nlohmann::json sinkJson(const analysis::ModelSinkReport& report, const CaptureIn
                          {"last_layer", s.lastLayer},
                          {"layer_count", s.layerCount},
                          {"peak_ratio", s.peakRatio},
-                         {"peak_layer", s.peakLayer}});
+                         {"peak_layer", s.peakLayer},
+                         {"far_queries", s.farQueries}});
     j["non_initial_sinks"] = sinks;
-    nlohmann::json ratio = nlohmann::json::array();
-    for (int l = 0; l < report.shape.numLayers; ++l)
-        ratio.push_back(std::vector<double>(report.layerTokenRatio.begin() + static_cast<long>(l) * report.seqLen,
-                                            report.layerTokenRatio.begin() + static_cast<long>(l + 1) * report.seqLen));
-    j["layer_token_ratio"] = ratio;
+    // [L][T] arrays. layer_token_ratio keeps its meaning (all queries, received / uniform level);
+    // layer_token_far_ratio (far queries only) is the ratio that judges the non-initial sinks.
+    auto layerRows = [&](const std::vector<double>& values) {
+        nlohmann::json rows = nlohmann::json::array();
+        for (int l = 0; l < report.shape.numLayers; ++l)
+            rows.push_back(std::vector<double>(values.begin() + static_cast<long>(l) * report.seqLen,
+                                               values.begin() + static_cast<long>(l + 1) * report.seqLen));
+        return rows;
+    };
+    j["layer_token_ratio"] = layerRows(report.layerTokenReceivedRatio);
+    j["layer_token_far_ratio"] = layerRows(report.layerTokenFarRatio);
     return j;
 }
 

@@ -16,6 +16,7 @@ namespace {
 struct ReportOptions {
     std::string file;
     std::string outDir;
+    analysis::SinkOptions sinks;
     analysis::SensitivityOptions sensitivity;
     std::vector<std::string> policies = {"all"};
     std::vector<double> budgets = {0.1, 0.25, 0.5};
@@ -34,6 +35,7 @@ Command addReportCommand(CLI::App& app, const GlobalOptions& global) {
     CLI::App* cmd = app.add_subcommand("report", "whole-model sink, sensitivity and eviction tables (CSV) and figures (PNG)");
     cmd->add_option("file", o->file, "capture file (.h5)")->required();
     cmd->add_option("-o,--output", o->outDir, "output directory (created)")->required();
+    addSinkJudgingOptions(*cmd, o->sinks);
     cmd->add_option("--variants", o->sensitivity.variants, "sensitivity variants")->delimiter(',')->capture_default_str();
     cmd->add_option("--densities", o->sensitivity.densities, "sensitivity densities")->delimiter(',')->capture_default_str();
     cmd->add_option("--policies", o->policies, "eviction policies or all")->delimiter(',')->capture_default_str();
@@ -65,7 +67,7 @@ Command addReportCommand(CLI::App& app, const GlobalOptions& global) {
                 const auto start = std::chrono::steady_clock::now();
 
                 // Sinks.
-                const auto sinks = analysis::analyzeModelSinks(shape, source, *backend, {}, &progress);
+                const auto sinks = analysis::analyzeModelSinks(shape, source, *backend, o->sinks, &progress);
                 writeText("sinks-heads.csv", sinkHeadsCsv(sinks));
                 writeText("sinks-tokens.csv", sinkTokensCsv(sinks, info));
                 writeText("sinks-non-initial.csv", nonInitialSinksCsv(sinks, info));
@@ -82,15 +84,18 @@ Command addReportCommand(CLI::App& app, const GlobalOptions& global) {
                 }
                 {
                     figures::HeatmapSpec spec;
-                    spec.title = "SINK STRIP: ATTENTION RECEIVED / UNIFORM LEVEL (LOG)";
+                    // The ratio that judges non-initial sinks: attention from queries at distance >= the local
+                    // window, over its uniform level (blank where too few far queries see the token).
+                    spec.title = "SINK STRIP: ATTENTION FROM QUERIES AT DISTANCE >= " +
+                                 std::to_string(o->sinks.localWindow) + " / UNIFORM LEVEL (LOG)";
                     spec.xLabel = "TOKEN";
                     spec.yLabel = "LAYER";
                     spec.rows = L;
                     spec.cols = sinks.seqLen;
                     spec.cellWidth = std::max(1, 900 / std::max(1, sinks.seqLen));
                     double maxRatio = 1.0;
-                    for (size_t i = 0; i < sinks.layerTokenRatio.size(); ++i) {
-                        const double r = sinks.layerTokenRatio[i];
+                    for (size_t i = 0; i < sinks.layerTokenFarRatio.size(); ++i) {
+                        const double r = sinks.layerTokenFarRatio[i];
                         spec.values.push_back(r > 0 ? r : std::nan(""));
                         maxRatio = std::max(maxRatio, r);
                     }

@@ -22,16 +22,24 @@ struct SinksOptions {
 
 }  // namespace
 
+void addSinkJudgingOptions(CLI::App& cmd, analysis::SinkOptions& options) {
+    cmd.add_option("--kappa", options.kappa,
+                   "non-initial sink: attention received from far queries above kappa x their uniform level")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    cmd.add_option("--local-window", options.localWindow,
+                   "locality correction: only queries at distance >= this many tokens judge a key (0: all queries)")
+        ->capture_default_str()->check(CLI::Range(0, 1 << 30));
+    cmd.add_option("--min-queries", options.minQueries, "judge only tokens seen by at least this many far queries")
+        ->capture_default_str()->check(CLI::Range(1, 1 << 30));
+}
+
 Command addSinksCommand(CLI::App& app, const GlobalOptions& global) {
     auto o = std::make_shared<SinksOptions>();
     CLI::App* cmd = app.add_subcommand("sinks", "attention sinks of the whole model (Sink_eps, non-initial sinks, value drain, key bias)");
     cmd->add_option("file", o->file, "capture file (.h5)")->required();
     cmd->add_option("--epsilon", o->sink.epsilon, "Sink_eps threshold on a head's mean attention to token 0")
         ->capture_default_str()->check(CLI::Range(0.0, 1.0));
-    cmd->add_option("--kappa", o->sink.kappa, "non-initial sink: received attention above kappa x the uniform level")
-        ->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--min-queries", o->sink.minQueries, "judge only tokens seen by at least this many queries")
-        ->capture_default_str()->check(CLI::Range(1, 1 << 30));
+    addSinkJudgingOptions(*cmd, o->sink);
     cmd->add_option("--table", o->table, "CSV table: heads, tokens (layer x token) or non-initial")
         ->capture_default_str()->check(CLI::IsMember({"heads", "tokens", "non-initial"}));
     cmd->add_option("--top", o->top, "non-initial sinks listed in the text output")->capture_default_str();
@@ -84,17 +92,20 @@ Command addSinksCommand(CLI::App& app, const GlobalOptions& global) {
                 std::cout << std::setprecision(3) << "\nvalue drain: ||v_0|| / median ||v_j||, mean over heads = " << drain / n
                           << "\nkey bias: s_i0 - max_{j>0} s_ij over queries, mean over heads: mean " << gap / n
                           << ", std " << gapStd / n << "\n";
-                std::cout << "\nnon-initial sinks (kappa=" << o->sink.kappa << "): " << report.nonInitialSinks.size() << " tokens\n";
+                std::cout << "\nnon-initial sinks (kappa=" << o->sink.kappa << ", queries at distance >= "
+                          << o->sink.localWindow << "): " << report.nonInitialSinks.size() << " tokens\n";
                 const int shown = std::min<int>(o->top, static_cast<int>(report.nonInitialSinks.size()));
                 if (shown > 0)
                     std::cout << std::setw(7) << "token" << "  " << std::left << std::setw(18) << "text" << std::right
-                              << std::setw(8) << "layers" << std::setw(7) << "count" << std::setw(11) << "peak ratio" << "\n";
+                              << std::setw(8) << "layers" << std::setw(7) << "count" << std::setw(11) << "peak ratio"
+                              << std::setw(13) << "far queries" << "\n";
                 for (int r = 0; r < shown; ++r) {
                     const auto& s = report.nonInitialSinks[r];
                     const std::string text = s.token < static_cast<int>(info.tokens.text.size()) ? displayToken(info.tokens.text[s.token], 16) : "";
                     std::cout << std::setw(7) << s.token << "  " << std::left << std::setw(18) << text << std::right
                               << std::setw(8) << (std::to_string(s.firstLayer) + "-" + std::to_string(s.lastLayer))
-                              << std::setw(7) << s.layerCount << std::setw(11) << std::setprecision(1) << s.peakRatio << "\n";
+                              << std::setw(7) << s.layerCount << std::setw(11) << std::setprecision(1) << s.peakRatio
+                              << std::setw(13) << s.farQueries << "\n";
                 }
                 return static_cast<int>(kExitOk);
             }};

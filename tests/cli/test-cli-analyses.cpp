@@ -95,6 +95,21 @@ TEST(CliAnalyses, SinksJsonMatchesCoreAndFindsPlantedSinks) {
     EXPECT_EQ(doc["non_initial_sinks"][0]["token"], kStripe);
     EXPECT_EQ(doc["non_initial_sinks"][0]["first_layer"], 1);
     EXPECT_EQ(doc["non_initial_sinks"][0]["last_layer"], 1);
+    // Judged on the far queries (i - 40 >= 32): the CLI document carries the window and both ratios.
+    EXPECT_EQ(doc["local_window"], 32);
+    EXPECT_EQ(doc["non_initial_sinks"][0]["far_queries"], kT - kStripe - 32);
+    ASSERT_EQ(doc["layer_token_far_ratio"].size(), static_cast<size_t>(kLayers));
+    ASSERT_EQ(doc["layer_token_ratio"].size(), static_cast<size_t>(kLayers));
+    EXPECT_DOUBLE_EQ(doc["layer_token_far_ratio"][1][kStripe].get<double>(), core.layerTokenFarRatio[1 * kT + kStripe]);
+    EXPECT_DOUBLE_EQ(doc["layer_token_ratio"][1][kStripe].get<double>(), core.layerTokenReceivedRatio[1 * kT + kStripe]);
+    EXPECT_DOUBLE_EQ(doc["non_initial_sinks"][0]["peak_ratio"].get<double>(), core.nonInitialSinks[0].peakRatio);
+    // --local-window reaches the analysis; a negative window is a usage error.
+    const CliResult narrow = runCli({"sinks", plantedCapture(), "--json", "--local-window", "8"});
+    ASSERT_EQ(narrow.code, 0) << narrow.err;
+    const auto narrowDoc = nlohmann::json::parse(narrow.out);
+    EXPECT_EQ(narrowDoc["local_window"], 8);
+    EXPECT_EQ(narrowDoc["non_initial_sinks"][0]["far_queries"], kT - kStripe - 8);
+    EXPECT_EQ(runCli({"sinks", plantedCapture(), "--local-window", "-1"}).code, 2);
 
     const CliResult csv = runCli({"sinks", plantedCapture(), "--csv"});
     ASSERT_EQ(csv.code, 0) << csv.err;
@@ -103,6 +118,12 @@ TEST(CliAnalyses, SinksJsonMatchesCoreAndFindsPlantedSinks) {
     const CliResult tokens = runCli({"sinks", plantedCapture(), "--csv", "--table", "tokens"});
     ASSERT_EQ(tokens.code, 0);
     EXPECT_EQ(std::count(tokens.out.begin(), tokens.out.end(), '\n'), 1 + kLayers * kT);
+    EXPECT_EQ(tokens.out.rfind("layer,token,text,mean_received,ratio_to_uniform,value_norm_ratio,far_queries,"
+                               "far_mean_received,far_ratio_to_uniform\n", 0),
+              0u);
+    const CliResult nonInitial = runCli({"sinks", plantedCapture(), "--csv", "--table", "non-initial"});
+    ASSERT_EQ(nonInitial.code, 0);
+    EXPECT_EQ(nonInitial.out.rfind("token,text,first_layer,last_layer,layer_count,peak_ratio,peak_layer,far_queries\n", 0), 0u);
     const CliResult text = runCli({"sinks", plantedCapture()});
     ASSERT_EQ(text.code, 0);
     EXPECT_NE(text.out.find("Sink_eps (eps=0.3000) = 1.0000"), std::string::npos) << text.out;
@@ -196,6 +217,16 @@ TEST(CliAnalyses, ReportWritesTablesAndFigures) {
     std::ifstream in(dir + "/sinks-heads.csv");
     const std::string heads((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_EQ(heads, runCli({"sinks", plantedCapture(), "--csv"}).out);
+    // The report takes the sink options of the sinks command.
+    const std::string dir8 = dir + "-window8";
+    std::filesystem::remove_all(dir8);
+    ASSERT_EQ(runCli({"report", plantedCapture(), "-o", dir8, "--local-window", "8", "--variants", "topk", "--densities",
+                      "0.1", "--policies", "streaming-llm", "--budgets", "8"})
+                  .code,
+              0);
+    std::ifstream nonInitial(dir8 + "/sinks-non-initial.csv");
+    const std::string table((std::istreambuf_iterator<char>(nonInitial)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(table, runCli({"sinks", plantedCapture(), "--csv", "--table", "non-initial", "--local-window", "8"}).out);
     std::ifstream png(dir + "/sinks-strip.png", std::ios::binary);
     char magic[4] = {};
     png.read(magic, 4);

@@ -9,29 +9,49 @@
 
 namespace attnscope::analysis {
 
-std::vector<int> queriesSeeingKey(const AttentionConfig& config, int seqLen) {
-    // Each query sees one contiguous interval: a difference array gives the counts in O(T).
-    std::vector<int> diff(static_cast<size_t>(seqLen) + 1, 0);
-    for (int i = 0; i < seqLen; ++i) {
-        const KeyRange r = visibleKeys(config, seqLen, i);
-        diff[r.begin] += 1;
-        diff[r.end] -= 1;
+namespace {
+
+// The keys query i sees at distance >= minDistance: at most two contiguous intervals, the one before the
+// diagonal [begin, i - minDistance + 1) and, bidirectional only, the one after it [i + minDistance, end).
+// minDistance <= 0 gives the whole visible range (as the first interval).
+template <typename Visit>
+void forFarKeyRanges(const AttentionConfig& config, int seqLen, int i, int minDistance, Visit&& visit) {
+    const KeyRange r = visibleKeys(config, seqLen, i);
+    if (minDistance <= 0) {
+        if (r.size() > 0) visit(r, r.size());
+        return;
     }
+    const KeyRange before{r.begin, std::min(r.end, i - minDistance + 1)};
+    const KeyRange after{std::max(r.begin, i + minDistance), r.end};
+    if (before.size() > 0) visit(before, r.size());
+    if (after.size() > 0) visit(after, r.size());
+}
+
+}  // namespace
+
+std::vector<int> queriesSeeingKey(const AttentionConfig& config, int seqLen, int minDistance) {
+    // Each query sees one or two contiguous intervals: a difference array gives the counts in O(T).
+    std::vector<int> diff(static_cast<size_t>(seqLen) + 1, 0);
+    for (int i = 0; i < seqLen; ++i)
+        forFarKeyRanges(config, seqLen, i, minDistance, [&](KeyRange r, int) {
+            diff[r.begin] += 1;
+            diff[r.end] -= 1;
+        });
     std::vector<int> counts(seqLen);
     int running = 0;
     for (int j = 0; j < seqLen; ++j) counts[j] = running += diff[j];
     return counts;
 }
 
-std::vector<double> uniformReceivedBaseline(const AttentionConfig& config, int seqLen) {
+std::vector<double> uniformReceivedBaseline(const AttentionConfig& config, int seqLen, int minDistance) {
     std::vector<double> diff(static_cast<size_t>(seqLen) + 1, 0.0);
-    for (int i = 0; i < seqLen; ++i) {
-        const KeyRange r = visibleKeys(config, seqLen, i);
-        const double w = 1.0 / std::max(1, r.size());
-        diff[r.begin] += w;
-        diff[r.end] -= w;
-    }
-    const std::vector<int> counts = queriesSeeingKey(config, seqLen);
+    for (int i = 0; i < seqLen; ++i)
+        forFarKeyRanges(config, seqLen, i, minDistance, [&](KeyRange r, int visible) {
+            const double w = 1.0 / std::max(1, visible);
+            diff[r.begin] += w;
+            diff[r.end] -= w;
+        });
+    const std::vector<int> counts = queriesSeeingKey(config, seqLen, minDistance);
     std::vector<double> u(seqLen, 0.0);
     double running = 0.0;
     for (int j = 0; j < seqLen; ++j) {

@@ -1,13 +1,15 @@
 // Attention sinks (docs/analyses.md "Sinks"). Sink_eps follows Gu et al., "When Attention Sink Emerges
 // in Language Models: An Empirical View", ICLR 2025 (arXiv:2410.10781); non-initial sinks follow the
 // secondary-sink reading of "On the Existence and Behaviour of Secondary Attention Sinks" and the
-// later-token detector of ACT (Yu et al., arXiv:2406.15765); value drain follows "Active-Dormant
-// Attention Heads" (Guo et al., arXiv:2410.13835).
+// later-token detector of ACT (Yu et al., arXiv:2406.15765), judged on far queries only (a sink draws
+// attention from queries regardless of their distance, StreamingLLM, Xiao et al. arXiv:2309.17453); value
+// drain follows "Active-Dormant Attention Heads" (Guo et al., arXiv:2410.13835).
 #include "attnscope/analysis/sinks.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "attnscope/attention-mask.h"
@@ -24,7 +26,8 @@ double dot(const float* a, const float* b, int n) {
 
 }  // namespace
 
-HeadSinkStats analyzeHeadSinks(const HeadTensors& head, Backend& backend, JobControl* job) {
+HeadSinkStats analyzeHeadSinks(const HeadTensors& head, Backend& backend, const SinkOptions& options, JobControl* job) {
+    if (options.localWindow < 0) throw std::invalid_argument("sink analysis: the local window must be >= 0");
     const int T = head.seqLen;
     HeadSinkStats s;
     s.layer = head.layer;
@@ -39,6 +42,33 @@ HeadSinkStats analyzeHeadSinks(const HeadTensors& head, Backend& backend, JobCon
     for (int j = 0; j < T; ++j) s.meanReceived[j] = seen[j] > 0 ? s.received[j] / seen[j] : 0.0;
     s.token0Mean = s.meanReceived[0];
     s.topToken = static_cast<int>(std::max_element(s.meanReceived.begin(), s.meanReceived.end()) - s.meanReceived.begin());
+
+    // Far column sums: the dense column sum minus the near band {(i, j) visible : |i - j| < w}, at most
+    // T (2w - 1) cells, whose probabilities exp(s_ij - LSE_i) come from Q, K and the dense row LSE with the
+    // engine's logit (scaledLogit: scale, softcap) and mask (visibleKeys: causal, native window).
+    const int w = options.localWindow;
+    s.localWindow = w;
+    s.farReceived = s.received;
+    if (w > 0) {
+        std::vector<double> nearSum(T, 0.0);
+        for (int i = 0; i < T; ++i) {
+            if ((i & 255) == 0) throwIfCancelled(job);
+            const KeyRange r = visibleKeys(head.config, T, i);
+            const int begin = std::max(r.begin, i - w + 1), end = std::min(r.end, i + w);
+            const double lse = dense.rowLse[i];
+            for (int j = begin; j < end; ++j) {
+                const double logit = scaledLogit(head.config, static_cast<float>(dot(head.queryRow(i), head.keyRow(j), head.headDim)));
+                nearSum[j] += std::exp(logit - lse);
+            }
+        }
+        for (int j = 0; j < T; ++j) s.farReceived[j] = std::max(0.0, s.received[j] - nearSum[j]);
+    }
+    const std::vector<int> far = queriesSeeingKey(head.config, T, w);
+    s.farMeanReceived.assign(T, 0.0);
+    for (int j = 0; j < T; ++j) {
+        if (far[j] == 0) s.farReceived[j] = 0.0;  // only rounding is left when no far query sees j
+        else s.farMeanReceived[j] = s.farReceived[j] / far[j];
+    }
 
     std::vector<double> norms(T);
     for (int j = 0; j < T; ++j) norms[j] = std::sqrt(dot(head.valueRow(j), head.valueRow(j), head.valueDim));
@@ -80,10 +110,11 @@ ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& sou
     ModelSinkReport report;
     report.shape = shape;
     report.options = options;
+    if (options.localWindow < 0) throw std::invalid_argument("sink analysis: the local window must be >= 0");
     int T = 0;
     int above = 0;
     for (int l = 0; l < L; ++l) {
-        std::vector<double> baseline;
+        std::vector<double> baseline, farBaseline;
         std::vector<int> seen;
         for (int h = 0; h < H; ++h) {
             throwIfCancelled(job);
@@ -92,7 +123,10 @@ ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& sou
                 T = head.seqLen;
                 report.seqLen = T;
                 report.layerTokenReceived.assign(static_cast<size_t>(L) * T, 0.0);
-                report.layerTokenRatio.assign(static_cast<size_t>(L) * T, 0.0);
+                report.layerTokenReceivedRatio.assign(static_cast<size_t>(L) * T, 0.0);
+                report.layerTokenFarQueries.assign(static_cast<size_t>(L) * T, 0);
+                report.layerTokenFarReceived.assign(static_cast<size_t>(L) * T, 0.0);
+                report.layerTokenFarRatio.assign(static_cast<size_t>(L) * T, 0.0);
                 report.layerTokenValueNorm.assign(static_cast<size_t>(L) * T, 0.0);
             } else if (head.seqLen != T) {
                 throw std::invalid_argument("sink analysis: heads of one model must share the sequence length");
@@ -100,13 +134,17 @@ ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& sou
             if (h == 0) {
                 baseline = uniformReceivedBaseline(head.config, T);
                 seen = queriesSeeingKey(head.config, T);
+                farBaseline = uniformReceivedBaseline(head.config, T, options.localWindow);
+                const std::vector<int> far = queriesSeeingKey(head.config, T, options.localWindow);
+                std::copy(far.begin(), far.end(), report.layerTokenFarQueries.begin() + static_cast<long>(l) * T);
             }
-            HeadSinkStats stats = analyzeHeadSinks(head, backend, nullptr);
+            HeadSinkStats stats = analyzeHeadSinks(head, backend, options, nullptr);
             stats.layer = l;
             stats.head = h;
             if (stats.token0Mean > options.epsilon) ++above;
             for (int j = 0; j < T; ++j) {
                 report.layerTokenReceived[static_cast<size_t>(l) * T + j] += stats.meanReceived[j] / H;
+                report.layerTokenFarReceived[static_cast<size_t>(l) * T + j] += stats.farMeanReceived[j] / H;
                 report.layerTokenValueNorm[static_cast<size_t>(l) * T + j] += stats.valueNormRatio[j] / H;
             }
             report.heads.push_back(std::move(stats));
@@ -115,7 +153,9 @@ ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& sou
         for (int j = 0; j < T; ++j) {
             const size_t at = static_cast<size_t>(l) * T + j;
             if (seen[j] >= options.minQueries && baseline[j] > 0.0)
-                report.layerTokenRatio[at] = report.layerTokenReceived[at] / baseline[j];
+                report.layerTokenReceivedRatio[at] = report.layerTokenReceived[at] / baseline[j];
+            if (report.layerTokenFarQueries[at] >= options.minQueries && farBaseline[j] > 0.0)
+                report.layerTokenFarRatio[at] = report.layerTokenFarReceived[at] / farBaseline[j];
         }
     }
     report.sinkEpsilon = static_cast<double>(above) / (L * H);
@@ -125,7 +165,7 @@ ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& sou
         sink.token = j;
         bool any = false;
         for (int l = 0; l < L; ++l) {
-            const double ratio = report.layerTokenRatio[static_cast<size_t>(l) * T + j];
+            const double ratio = report.layerTokenFarRatio[static_cast<size_t>(l) * T + j];
             if (ratio <= options.kappa) continue;
             if (!any) sink.firstLayer = l;
             any = true;
@@ -134,6 +174,7 @@ ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& sou
             if (ratio > sink.peakRatio) {
                 sink.peakRatio = ratio;
                 sink.peakLayer = l;
+                sink.farQueries = report.layerTokenFarQueries[static_cast<size_t>(l) * T + j];
             }
         }
         if (any) report.nonInitialSinks.push_back(sink);

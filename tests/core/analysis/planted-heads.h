@@ -61,6 +61,36 @@ inline HeadTensors localHead(int T, bool causal, float r = 6.0f) {
     return h;
 }
 
+// Recent-tokens head (causal): q_i = (1, i, 0), k_j = (m j, -m, 0), so s_ij = -m (i - j) exactly in fp32
+// (integers): ALiBi-like exponential decay with distance, row mass e^{-m d} (1 - e^{-m}) at distance d, i.e. a
+// purely local head (m = 2: 86 % on the diagonal, e^{-64} beyond 32 tokens). With sink >= 0, key `sink` is
+// (0, 0, b) and every query has 1 in the third coordinate: s_i,sink = b for every query, whatever its distance.
+inline HeadTensors recentTokensHead(int T, float m, int sink = -1, float b = 0.0f) {
+    HeadTensors h;
+    h.seqLen = T;
+    h.headDim = 3;
+    h.valueDim = 2;
+    h.config.causal = true;
+    h.config.softmaxScale = 1.0f;
+    h.q.assign(static_cast<size_t>(T) * 3, 0.0f);
+    h.k.assign(h.q.size(), 0.0f);
+    h.v.resize(static_cast<size_t>(T) * 2);
+    for (int i = 0; i < T; ++i) {
+        h.q[3 * i] = 1.0f;
+        h.q[3 * i + 1] = static_cast<float>(i);
+        h.q[3 * i + 2] = 1.0f;
+        h.k[3 * i] = m * static_cast<float>(i);
+        h.k[3 * i + 1] = -m;
+        h.v[2 * i] = std::cos(0.37f * i);
+        h.v[2 * i + 1] = std::sin(0.37f * i);
+    }
+    if (sink >= 0) {
+        h.k[3 * sink] = h.k[3 * sink + 1] = 0.0f;
+        h.k[3 * sink + 2] = b;
+    }
+    return h;
+}
+
 // Block head: tokens in groups of `group`; a one-hot group code in q and k (d = number of groups), so a
 // query attends strongly (logit g) to the keys of its own group only: a block-diagonal pattern.
 inline HeadTensors blockHead(int T, int group, bool causal, float g = 8.0f) {

@@ -19,13 +19,15 @@ struct ModelShape {
     int numHeads = 0;  // query heads per layer
 };
 
-// Number of queries i that see key j under the model's mask, per key.
-std::vector<int> queriesSeeingKey(const AttentionConfig& config, int seqLen);
+// Number of queries i that see key j under the model's mask, per key. With minDistance > 0 only the "far"
+// queries count: those with |i - j| >= minDistance (i - j >= minDistance for a causal model).
+std::vector<int> queriesSeeingKey(const AttentionConfig& config, int seqLen, int minDistance = 0);
 
 // u_j = mean over the queries i that see key j of 1 / n_i (n_i = keys query i sees): the attention key j
 // would receive on average if every query attended uniformly. u_j = 1 / N_j with N_j the harmonic mean of
-// n_i; for a bidirectional model without window N_j = T.
-std::vector<double> uniformReceivedBaseline(const AttentionConfig& config, int seqLen);
+// n_i; for a bidirectional model without window N_j = T. With minDistance > 0 the mean runs over the far
+// queries only (as in queriesSeeingKey); 0 for a key no such query sees.
+std::vector<double> uniformReceivedBaseline(const AttentionConfig& config, int seqLen, int minDistance = 0);
 
 // Dense attention probabilities of query rows [rowBegin, rowEnd) against all keys, [rows, T] row-major,
 // 0 where a cell is not visible. Exact (one tile pixel per cell). `dense` must hold rowLse.
