@@ -12,6 +12,7 @@
 #include "attnscope/head-statistics.h"
 #include "attnscope/head-tensors.h"
 #include "attnscope/job-control.h"
+#include "attnscope/mask-batch.h"
 #include "attnscope/pooled-tile.h"
 #include "attnscope/sparse-mask.h"
 #include "attnscope/variant-evaluation.h"
@@ -52,6 +53,12 @@ public:
     // The variant's normalizers, output and metrics against `dense` (which must hold rowLse and output).
     virtual VariantEvaluation evaluateVariant(const HeadTensors& head, const HeadStatistics& dense,
                                               const VariantPlan& plan, JobControl* job = nullptr) = 0;
+
+    // Metrics of many masks of one head (mask-batch.h), each as evaluateVariant would give them. The
+    // default evaluates every plan and every swept budget with evaluateVariant and finds a sweep's needed
+    // budget by bisection: exact, the reference for overrides (the CPU backend does it in one pass).
+    virtual MaskBatchResult evaluateMaskBatch(const HeadTensors& head, const HeadStatistics& dense,
+                                              const MaskBatch& batch, JobControl* job = nullptr);
 };
 
 // Backends by name: "cpu", "cuda", or "auto" (CUDA when a usable GPU is present, else CPU).

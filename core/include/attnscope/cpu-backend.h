@@ -26,6 +26,8 @@ public:
                                                    JobControl* job = nullptr) override;
     VariantEvaluation evaluateVariant(const HeadTensors& head, const HeadStatistics& dense, const VariantPlan& plan,
                                       JobControl* job = nullptr) override;
+    MaskBatchResult evaluateMaskBatch(const HeadTensors& head, const HeadStatistics& dense, const MaskBatch& batch,
+                                      JobControl* job = nullptr) override;
 
 private:
     int m_threads;

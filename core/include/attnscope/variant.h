@@ -8,11 +8,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "attnscope/budget-ranking.h"
 #include "attnscope/head-tensors.h"
 #include "attnscope/sparse-mask.h"
 
@@ -53,6 +55,11 @@ public:
     // variants whose planning is costly (MoBA's gating) precompute what the budget does not change.
     using BudgetCounter = std::function<long long(long long budget)>;
     virtual BudgetCounter budgetCounter(const HeadTensors& head, const ParamValues& base, Backend& backend) const;
+    // Entry budgets of the masks as the budget parameter grows, the other parameters fixed at `params`
+    // (budget-ranking.h), for variants whose masks are nested in the budget; none by default. Lets the
+    // head sensitivity sweep measure every budget in one pass (Backend::evaluateMaskBatch).
+    virtual std::optional<BudgetRanking> budgetRanking(const HeadTensors& head, const ParamValues& params,
+                                                       Backend& backend) const;
 };
 
 class ParamError : public std::invalid_argument {

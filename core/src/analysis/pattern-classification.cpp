@@ -78,22 +78,14 @@ std::vector<double> denseBlockSums(const HeadTensors& head, const HeadStatistics
     return sums;
 }
 
-PatternClassification classifyHeadPattern(const HeadTensors& head, const HeadStatistics& dense, Backend& backend,
-                                          const PatternOptions& options, JobControl* job) {
+std::vector<PatternCandidateMask> patternCandidateMasks(const HeadTensors& head, const HeadStatistics& dense,
+                                                        Backend& backend, const PatternOptions& options, JobControl* job) {
     const int T = head.seqLen;
     const AttentionConfig& config = head.config;
     if (dense.columnSums.size() != static_cast<size_t>(T) || dense.output.empty())
         throw std::invalid_argument("pattern classification needs dense column sums and output");
     const double target = options.density;
-    PatternClassification result;
-
-    auto evaluate = [&](PatternClass pattern, const SparseMask& mask, std::string detail) {
-        VariantPlan plan;
-        plan.mask = mask;
-        const VariantEvaluation eval = backend.evaluateVariant(head, dense, plan, job);
-        result.candidates.push_back({pattern, eval.metrics.density, eval.metrics.recall, eval.metrics.outputError,
-                                     std::move(detail)});
-    };
+    std::vector<PatternCandidateMask> masks;
 
     // Local window.
     auto band = [](int w) {
@@ -102,12 +94,10 @@ PatternClassification classifyHeadPattern(const HeadTensors& head, const HeadSta
         return m;
     };
     const int w = searchDensity(band, 1, T, config, T, target);
-    evaluate(PatternClass::Local, band(w), "window=" + std::to_string(w));
+    masks.push_back({PatternClass::Local, band(w), "window=" + std::to_string(w)});
 
-    // A-shape: sinks + window. Sink counts 1, 2, 4, ... up to options.sinkTokens, the best recall kept, so a
-    // one-token sink is not charged for four columns.
-    PatternCandidate bestA;
-    bool haveA = false;
+    // A-shape: sinks + window. Sink counts 1, 2, 4, ... up to options.sinkTokens (the best recall is kept, so
+    // a one-token sink is not charged for four columns).
     for (int sinks = 1; sinks <= std::min(std::max(1, options.sinkTokens), T); sinks *= 2) {
         auto ashape = [&](int window) {
             SparseMask m;
@@ -116,20 +106,13 @@ PatternClassification classifyHeadPattern(const HeadTensors& head, const HeadSta
             return m;
         };
         const int wa = searchDensity(ashape, 0, T, config, T, target);
-        evaluate(PatternClass::AShape, ashape(wa), "sinks=" + std::to_string(sinks) + " window=" + std::to_string(wa));
-        const PatternCandidate c = result.candidates.back();
-        result.candidates.pop_back();
-        if (!haveA || c.recall > bestA.recall) bestA = c;
-        haveA = true;
+        masks.push_back({PatternClass::AShape, ashape(wa), "sinks=" + std::to_string(sinks) + " window=" + std::to_string(wa)});
     }
-    result.candidates.push_back(bestA);
 
     // Vertical-slash: top columns by attention received plus a band; three splits of the budget.
     std::vector<int32_t> order(T);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return dense.columnSums[a] > dense.columnSums[b]; });
-    PatternCandidate bestVs;
-    bool haveVs = false;
     for (const auto& [colWeight, bandWeight] : {std::pair{1, 1}, std::pair{3, 1}, std::pair{1, 3}}) {
         auto vs = [&, cw = colWeight, bw = bandWeight](int b) {
             SparseMask m;
@@ -140,15 +123,10 @@ PatternClassification classifyHeadPattern(const HeadTensors& head, const HeadSta
             return m;
         };
         const int b = searchDensity(vs, 0, T, config, T, target);
-        const SparseMask mask = vs(b);
-        evaluate(PatternClass::VerticalSlash, mask,
-                 "columns=" + std::to_string(mask.columns.size()) + " window=" + std::to_string(mask.windowSize));
-        const PatternCandidate c = result.candidates.back();
-        result.candidates.pop_back();
-        if (!haveVs || c.recall > bestVs.recall) bestVs = c;
-        haveVs = true;
+        SparseMask mask = vs(b);
+        std::string detail = "columns=" + std::to_string(mask.columns.size()) + " window=" + std::to_string(mask.windowSize);
+        masks.push_back({PatternClass::VerticalSlash, std::move(mask), std::move(detail)});
     }
-    result.candidates.push_back(bestVs);
 
     // Block-sparse: per query block the top-k key blocks by exact dense block mass.
     int bs = options.blockSize;
@@ -177,7 +155,22 @@ PatternClassification classifyHeadPattern(const HeadTensors& head, const HeadSta
         return m;
     };
     const int k = searchDensity(blocks, 1, nb, config, T, target);
-    evaluate(PatternClass::BlockSparse, blocks(k), "block=" + std::to_string(bs) + " topk=" + std::to_string(k));
+    masks.push_back({PatternClass::BlockSparse, blocks(k), "block=" + std::to_string(bs) + " topk=" + std::to_string(k)});
+    return masks;
+}
+
+PatternClassification classifyPatternCandidates(const std::vector<PatternCandidateMask>& masks,
+                                                const std::vector<VariantMetrics>& metrics, const PatternOptions& options) {
+    if (masks.empty() || metrics.size() != masks.size())
+        throw std::invalid_argument("pattern classification: one metrics entry per candidate mask is needed");
+    PatternClassification result;
+    // Consecutive masks of one class are variants of one candidate: the first with the best recall stands for it.
+    for (size_t c = 0; c < masks.size(); ++c) {
+        const VariantMetrics& m = metrics[c];
+        const PatternCandidate candidate{masks[c].pattern, m.density, m.recall, m.outputError, masks[c].detail};
+        if (c == 0 || masks[c - 1].pattern != masks[c].pattern) result.candidates.push_back(candidate);
+        else if (candidate.recall > result.candidates.back().recall) result.candidates.back() = candidate;
+    }
 
     // Best recall; candidates are in order of simplicity, so a later one must beat by more than the tolerance.
     const PatternCandidate* best = &result.candidates.front();
@@ -187,6 +180,14 @@ PatternClassification classifyHeadPattern(const HeadTensors& head, const HeadSta
     for (const PatternCandidate& c : result.candidates) result.bestRecall = std::max(result.bestRecall, c.recall);
     result.pattern = result.bestRecall < options.diffuseRecall ? PatternClass::Diffuse : best->pattern;
     return result;
+}
+
+PatternClassification classifyHeadPattern(const HeadTensors& head, const HeadStatistics& dense, Backend& backend,
+                                          const PatternOptions& options, JobControl* job) {
+    const std::vector<PatternCandidateMask> masks = patternCandidateMasks(head, dense, backend, options, job);
+    MaskBatch batch;
+    for (const PatternCandidateMask& m : masks) batch.plans.push_back({m.mask, WeightKind::SoftmaxInMask});
+    return classifyPatternCandidates(masks, backend.evaluateMaskBatch(head, dense, batch, job).plans, options);
 }
 
 }  // namespace attnscope::analysis

@@ -1,11 +1,9 @@
-// Head sensitivity sweep (see the header). Every number is a Backend::evaluateVariant against the
-// head's dense statistics; the needed-density search relies on recall not decreasing with the budget
-// parameter, which holds for the nested masks of window, streaming-llm, topk and moba.
+// Head sensitivity sweep (see the header). Every number is a metric of Backend::evaluateVariant against the
+// head's dense statistics; the budgets come from paramsForDensity, and the whole head (the variants' density
+// sweeps, their needed-budget searches and the pattern candidates) is one Backend::evaluateMaskBatch. The
+// needed-density search relies on recall not decreasing with the budget parameter, which holds for the
+// nested masks of window, streaming-llm, topk and moba.
 #include "attnscope/analysis/sensitivity.h"
-
-#include <algorithm>
-#include <cmath>
-#include <limits>
 
 namespace attnscope::analysis {
 
@@ -28,61 +26,39 @@ HeadSensitivity analyzeHeadSensitivity(const HeadTensors& head, Backend& backend
     result.layer = head.layer;
     result.head = head.queryHead;
     const HeadStatistics dense = backend.computeStatistics(head, {}, job);
-    auto run = [&](const Variant& v, const ParamValues& params) {
-        return backend.evaluateVariant(head, dense, v.plan(head, params, backend), job).metrics;
-    };
+
+    // Every variant's sweep and the pattern candidates go to the backend as one batch.
+    MaskBatch batch;
     for (size_t vi = 0; vi < variants.size(); ++vi) {
         const Variant& v = *variants[vi];
         const std::string budget = v.budgetParameter();
+        BudgetSweep& sweep = batch.sweeps.emplace_back();
+        sweep.variant = &v;
+        sweep.params = resolveParams(v, {});
         for (double d : options.densities) {
-            SensitivityPoint p;
+            SensitivityPoint& p = result.points.emplace_back();
             p.variant = static_cast<int>(vi);
             p.targetDensity = d;
             p.params = paramsForDensity(v, head, {}, d, backend);
-            p.metrics = run(v, p.params);
-            result.points.push_back(p);
+            sweep.budgets.push_back(static_cast<long long>(p.params.at(budget)));
         }
-        if (!options.neededDensity) {
-            result.neededDensity.push_back(std::numeric_limits<double>::quiet_NaN());
-            continue;
+        if (options.neededDensity) {
+            sweep.recallTarget = options.recallTarget;
+            sweep.searchLimit = static_cast<long long>(paramsForDensity(v, head, {}, 1.0, backend).at(budget));
         }
-        // Bracket the budget with the sweep, then bisect: lo fails the target (or is the minimum), hi meets it.
-        const ParamValues full = paramsForDensity(v, head, {}, 1.0, backend);
-        long long lo = -1, hi = static_cast<long long>(full.at(budget));
-        VariantMetrics hiMetrics = run(v, full);
-        if (hiMetrics.recall < options.recallTarget) {
-            result.neededDensity.push_back(std::numeric_limits<double>::quiet_NaN());
-            continue;
-        }
-        for (const SensitivityPoint& p : result.points) {
-            if (p.variant != static_cast<int>(vi)) continue;
-            const long long b = static_cast<long long>(p.params.at(budget));
-            if (p.metrics.recall >= options.recallTarget && b < hi) {
-                hi = b;
-                hiMetrics = p.metrics;
-            } else if (p.metrics.recall < options.recallTarget && b > lo) {
-                lo = b;
-            }
-        }
-        ParamValues params = resolveParams(v, {});
-        long long minBudget = 0;
-        for (const ParamSpec& s : v.parameters())
-            if (s.name == budget) minBudget = static_cast<long long>(s.minValue);
-        if (lo < minBudget) lo = minBudget - 1;
-        while (hi - lo > 1) {
-            const long long mid = lo + (hi - lo) / 2;
-            params[budget] = static_cast<double>(mid);
-            const VariantMetrics m = run(v, params);
-            if (m.recall >= options.recallTarget) {
-                hi = mid;
-                hiMetrics = m;
-            } else {
-                lo = mid;
-            }
-        }
-        result.neededDensity.push_back(hiMetrics.density);
     }
-    if (options.classify) result.pattern = classifyHeadPattern(head, dense, backend, options.pattern, job);
+    std::vector<PatternCandidateMask> candidates;
+    if (options.classify) candidates = patternCandidateMasks(head, dense, backend, options.pattern, job);
+    for (const PatternCandidateMask& c : candidates) batch.plans.push_back({c.mask, WeightKind::SoftmaxInMask});
+
+    const MaskBatchResult measured = backend.evaluateMaskBatch(head, dense, batch, job);
+    const size_t nd = options.densities.size();
+    for (size_t vi = 0; vi < variants.size(); ++vi) {
+        const BudgetSweepResult& r = measured.sweeps[vi];
+        for (size_t d = 0; d < nd; ++d) result.points[vi * nd + d].metrics = r.metrics[d];
+        result.neededDensity.push_back(r.neededDensity);
+    }
+    if (options.classify) result.pattern = classifyPatternCandidates(candidates, measured.plans, options.pattern);
     return result;
 }
 

@@ -11,37 +11,55 @@ namespace attnscope {
 
 namespace {
 
-// Appends [b, e) clipped to `visible` when non-empty.
-void addInterval(std::vector<KeyRange>& intervals, int b, int e, const KeyRange& visible) {
-    b = std::max(b, visible.begin);
-    e = std::min(e, visible.end);
-    if (e > b) intervals.push_back({b, e});
+// [b, e) clipped to `visible` (possibly empty).
+KeyRange clipped(int b, int e, const KeyRange& visible) { return {std::max(b, visible.begin), std::min(e, visible.end)}; }
+
+// Kept cells of one row given the mask's intervals (non-empty, sorted by start, possibly overlapping) and
+// its columns (sorted): the union of the intervals plus the visible columns none of them covers, counted
+// by binary searches rather than a scan per column.
+long long unionCount(const KeyRange* intervals, size_t count, const std::vector<int32_t>& columns, const KeyRange& visible) {
+    long long cells = 0;
+    int coveredEnd = visible.begin;
+    auto columnsIn = [&](int b, int e) {
+        return std::lower_bound(columns.begin(), columns.end(), e) - std::lower_bound(columns.begin(), columns.end(), b);
+    };
+    if (!columns.empty()) cells += columnsIn(visible.begin, visible.end);
+    for (size_t k = 0; k < count; ++k) {
+        const int b = std::max(intervals[k].begin, coveredEnd);
+        if (intervals[k].end <= b) continue;
+        cells += intervals[k].end - b;
+        if (!columns.empty()) cells -= columnsIn(b, intervals[k].end);
+        coveredEnd = intervals[k].end;
+    }
+    return cells;
 }
 
 long long rowKeptCount(const SparseMask& mask, const KeyRange& visible, int i, std::vector<KeyRange>& intervals) {
     if (mask.keepAll) return visible.size();
+    const KeyRange sinks = clipped(0, mask.sinkTokens, visible);
+    const KeyRange band = mask.windowSize > 0 ? clipped(i - mask.windowSize + 1, i + mask.windowSize, visible) : KeyRange{};
+    if (mask.blockSize == 0 && mask.columns.empty()) {  // the common case of density searches
+        const int overlap = std::max(0, std::min(sinks.end, band.end) - std::max(sinks.begin, band.begin));
+        return sinks.size() + band.size() - overlap;
+    }
+    if (mask.blockSize == 0) {  // sinks, band and columns: no allocation
+        KeyRange two[2];
+        size_t count = 0;
+        if (sinks.size() > 0) two[count++] = sinks;
+        if (band.size() > 0) two[count++] = band;
+        if (count == 2 && two[1].begin < two[0].begin) std::swap(two[0], two[1]);
+        return unionCount(two, count, mask.columns, visible);
+    }
     intervals.clear();
-    addInterval(intervals, 0, mask.sinkTokens, visible);
-    if (mask.windowSize > 0) addInterval(intervals, i - mask.windowSize + 1, i + mask.windowSize, visible);
-    if (mask.blockSize > 0) {
-        const uint8_t* row = mask.blocks.data() + static_cast<size_t>(i / mask.blockSize) * mask.blockCols;
-        for (int c = 0; c < mask.blockCols; ++c)
-            if (row[c]) addInterval(intervals, c * mask.blockSize, (c + 1) * mask.blockSize, visible);
+    if (sinks.size() > 0) intervals.push_back(sinks);
+    if (band.size() > 0) intervals.push_back(band);
+    const uint8_t* row = mask.blocks.data() + static_cast<size_t>(i / mask.blockSize) * mask.blockCols;
+    for (int c = 0; c < mask.blockCols; ++c) {
+        const KeyRange r = clipped(c * mask.blockSize, (c + 1) * mask.blockSize, visible);
+        if (row[c] && r.size() > 0) intervals.push_back(r);
     }
     std::sort(intervals.begin(), intervals.end(), [](const KeyRange& a, const KeyRange& b) { return a.begin < b.begin; });
-    long long count = 0;
-    int coveredEnd = visible.begin;
-    for (const KeyRange& r : intervals) {
-        const int b = std::max(r.begin, coveredEnd);
-        if (r.end > b) count += r.end - b;
-        coveredEnd = std::max(coveredEnd, r.end);
-    }
-    for (int j : mask.columns) {
-        if (!visible.contains(j)) continue;
-        const bool covered = std::any_of(intervals.begin(), intervals.end(), [j](const KeyRange& r) { return r.contains(j); });
-        if (!covered) ++count;
-    }
-    return count;
+    return unionCount(intervals.data(), intervals.size(), mask.columns, visible);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "attnscope/cpu-backend.h"
 #include "cpu/cell-weights.h"
+#include "cpu/masked-row.h"
 #include "cpu/parallel-for.h"
 #include "cpu/row-logits.h"
 
@@ -36,23 +37,6 @@ struct RowScratch {
     std::vector<std::pair<float, int>> order;
 };
 
-void validateInputs(const HeadTensors& head, const HeadStatistics& dense, const VariantPlan& plan) {
-    validateHeadTensors(head);
-    const size_t T = head.seqLen;
-    if (dense.rowLse.size() != T || dense.output.size() != T * head.valueDim)
-        throw std::invalid_argument("variant evaluation: dense statistics must hold row LSE and output of this head");
-    const SparseMask& m = plan.mask;
-    if (!m.rowTopK.empty() && m.rowTopK.size() != T)
-        throw std::invalid_argument("variant plan: rowTopK must have one threshold per row");
-    if (m.blockSize > 0) {
-        const int n = (head.seqLen + m.blockSize - 1) / m.blockSize;
-        if (m.blockRows != n || m.blockCols != n || m.blocks.size() != static_cast<size_t>(n) * n)
-            throw std::invalid_argument("variant plan: block map must be ceil(T/blockSize) squared");
-    }
-    if (plan.weights == WeightKind::LinearEluPlusOne && !m.keepAll)
-        throw std::invalid_argument("variant plan: linear weights are defined on the full mask only");
-}
-
 // Oracle top-n of the row (total order logit desc, key asc): fills `intersection` with how many of
 // them the mask keeps and returns their dense mass.
 double oracleRow(int n, KeyRange range, RowScratch& s, long long& intersection) {
@@ -77,7 +61,7 @@ double oracleRow(int n, KeyRange range, RowScratch& s, long long& intersection) 
 
 VariantEvaluation CpuBackend::evaluateVariant(const HeadTensors& head, const HeadStatistics& dense,
                                               const VariantPlan& plan, JobControl* job) {
-    validateInputs(head, dense, plan);
+    cpu::validateEvaluationInputs(head, dense, plan);
     const int T = head.seqLen;
     const int d = head.headDim;
     const int dv = head.valueDim;

@@ -5,6 +5,8 @@
 // load time, so one binary runs everywhere and uses wide vectors where the CPU has them.
 #pragma once
 
+#include <cstdint>
+
 #include "attnscope/attention-mask.h"
 #include "attnscope/head-tensors.h"
 
@@ -32,6 +34,13 @@ void accumulateWeighted(double* acc, double weight, const float* v, int n);
 // acc[c] += sum_t weights[t] * rows[t][c] for `count` rows of stride n starting at `rows`,
 // four rows per pass so the accumulator is loaded and stored once per four keys.
 void accumulateWeightedRows(double* acc, const double* weights, const float* rows, int count, int n);
+
+// With w_r = weights[keys[r]] * scale: acc[c] += sum over r < count of w_r * values[keys[r]][c] (rows of
+// stride n), returning sum_r w_r. Where the CPU has AVX2, 32 columns at a time in registers. Every sum runs
+// one term at a time in the order of r (a product, then a sum), so the result is bit for bit that of
+// `for r: { w = weights[keys[r]] * scale; total += w; for c: acc[c] += w * v[c]; }`.
+double accumulateScaledRows(double* acc, const double* weights, double scale, const int32_t* keys, const float* values,
+                            int count, int n);
 
 // Keys range [begin, end) clipped to what row i may see.
 inline KeyRange clipToVisible(const HeadTensors& head, int i, int begin, int end) {

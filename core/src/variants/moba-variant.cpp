@@ -120,6 +120,27 @@ public:
             return total;
         };
     }
+
+    // The own block is kept at every topk (entry 0); the candidate at gating rank r (from 0) enters at
+    // topk = r + 1; blocks that are no candidate are never kept.
+    std::optional<BudgetRanking> budgetRanking(const HeadTensors& head, const ParamValues& params, Backend&) const override {
+        const int block = static_cast<int>(params.at("block"));
+        const BlockRanking ranking = rankBlocks(head, block);
+        const int n = ranking.blockCount;
+        BudgetRanking r;
+        r.minBudget = 0;
+        r.maxEntry = n;
+        r.blockSize = block;
+        r.blockCount = n;
+        r.blockEntry.assign(static_cast<size_t>(n) * n, kNeverKept);
+        for (int qb = 0; qb < n; ++qb) {
+            int32_t* row = r.blockEntry.data() + static_cast<size_t>(qb) * n;
+            row[qb] = 0;
+            const auto& candidates = ranking.candidates[qb];
+            for (size_t c = 0; c < candidates.size(); ++c) row[candidates[c].first] = static_cast<int32_t>(c + 1);
+        }
+        return r;
+    }
 };
 
 }  // namespace

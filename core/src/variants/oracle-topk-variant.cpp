@@ -36,6 +36,15 @@ public:
             total += std::min(k, visibleKeys(head.config, head.seqLen, i).size());
         return total;
     }
+    // k keeps the first k keys of the row's total order (the order computeRowThresholds uses): the key
+    // of rank r (from 0) enters at k = r + 1.
+    std::optional<BudgetRanking> budgetRanking(const HeadTensors& head, const ParamValues&, Backend&) const override {
+        BudgetRanking r;
+        r.minBudget = 1;
+        r.maxEntry = head.seqLen;
+        r.rowRank = true;
+        return r;
+    }
 };
 
 }  // namespace

@@ -24,6 +24,14 @@ public:
         p.mask.windowSize = static_cast<int>(params.at("window"));
         return p;
     }
+    // Window w keeps |i - j| < w: a cell enters at w = |i - j| + 1.
+    std::optional<BudgetRanking> budgetRanking(const HeadTensors& head, const ParamValues&, Backend&) const override {
+        BudgetRanking r;
+        r.minBudget = 1;
+        r.maxEntry = head.seqLen;
+        r.band = true;
+        return r;
+    }
 };
 
 }  // namespace

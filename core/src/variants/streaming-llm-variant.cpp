@@ -25,6 +25,15 @@ public:
         p.mask.windowSize = static_cast<int>(params.at("window"));
         return p;
     }
+    // The budget is the window: sink columns are kept at every window, other cells enter at |i - j| + 1.
+    std::optional<BudgetRanking> budgetRanking(const HeadTensors& head, const ParamValues& params, Backend&) const override {
+        BudgetRanking r;
+        r.minBudget = 1;
+        r.maxEntry = head.seqLen;
+        r.sinkTokens = static_cast<int>(params.at("sinks"));
+        r.band = true;
+        return r;
+    }
 };
 
 }  // namespace

@@ -38,14 +38,33 @@ struct PatternClassification {
     std::vector<PatternCandidate> candidates;  // local, a-shape, vertical-slash, block-sparse
 };
 
+// One candidate mask: its class and how it was built ("window=12").
+struct PatternCandidateMask {
+    PatternClass pattern = PatternClass::Local;
+    SparseMask mask;
+    std::string detail;
+};
+
 // Candidate masks at `options.density` (each searched over one integer to land as close as possible):
 //   local          band |i - j| < w
 //   a-shape        j < s, or band w; s = 1, 2, 4 (<= sinkTokens), best of them
 //   vertical-slash the top-c keys by dense column sum, or band w; c = w, c = 3w or w = 3c, best of the three
 //   block-sparse   per query block, the top-k key blocks by dense block mass (exact block sums via tiles)
 // `dense` must hold rowLse, output and column sums (Backend::computeStatistics with the default request).
+// The masks are measured together by Backend::evaluateMaskBatch.
 PatternClassification classifyHeadPattern(const HeadTensors& head, const HeadStatistics& dense, Backend& backend,
                                           const PatternOptions& options = {}, JobControl* job = nullptr);
+
+// The two halves of classifyHeadPattern, for callers that batch the candidates with other masks of the
+// head (the sensitivity sweep). The masks in rule order: local, one a-shape per sink count, the three
+// vertical-slash splits, block-sparse.
+std::vector<PatternCandidateMask> patternCandidateMasks(const HeadTensors& head, const HeadStatistics& dense,
+                                                        Backend& backend, const PatternOptions& options = {},
+                                                        JobControl* job = nullptr);
+// The class from each mask's metrics (same order): per class the first mask with the best recall, then the rule.
+PatternClassification classifyPatternCandidates(const std::vector<PatternCandidateMask>& masks,
+                                                const std::vector<VariantMetrics>& metrics,
+                                                const PatternOptions& options = {});
 
 // Exact sums of dense attention over blockSize x blockSize cell blocks ([nb, nb], nb = ceil(T / blockSize)),
 // from mean-pooled tiles times visible-cell counts.

@@ -1,7 +1,7 @@
 // Head sensitivity to sparsification: for every head, every budgeted variant and a density sweep, the
-// attention recall and relative output error against dense (Backend::evaluateVariant at the budget
-// paramsForDensity picks), the density each variant needs for a target recall (95 %), and the head's
-// pattern class. The per-head output-error view is the gradient-free form of MoA's sensitivity profile
+// attention recall and relative output error against dense (Backend::evaluateVariant's metrics at the budget
+// paramsForDensity picks, the whole head measured in one Backend::evaluateMaskBatch), the density each
+// variant needs for a target recall (95 %), and the head's pattern class. The per-head output-error view is the gradient-free form of MoA's sensitivity profile
 // (Fu et al., "MoA: Mixture of Sparse Attention", arXiv:2406.14909). Definitions: docs/analyses.md.
 #pragma once
 
@@ -18,7 +18,7 @@ struct SensitivityOptions {
     std::vector<std::string> variants = {"window", "streaming-llm", "topk", "moba"};  // ids with a budget parameter
     std::vector<double> densities = {0.01, 0.02, 0.05, 0.10, 0.20, 0.50};
     double recallTarget = 0.95;
-    bool neededDensity = true;  // bisect the budget for the recall target (else only the sweep)
+    bool neededDensity = true;  // search the budget for the recall target (else only the sweep)
     bool classify = true;
     PatternOptions pattern;
 };
