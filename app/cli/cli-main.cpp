@@ -62,7 +62,8 @@ int runCli(int argc, char** argv) {
                                      addRenderCommand(app, global), addCompareCommand(app, global),
                                      addVariantsCommand(app, global),
                                      addSinksCommand(app, global), addSensitivityCommand(app, global),
-                                     addPruneCommand(app, global), addReportCommand(app, global)};
+                                     addPruneCommand(app, global), addReportCommand(app, global),
+                                     addOverviewCommand(app, global)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

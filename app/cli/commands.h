@@ -16,6 +16,7 @@ Command addSinksCommand(CLI::App& app, const GlobalOptions& global);
 Command addSensitivityCommand(CLI::App& app, const GlobalOptions& global);
 Command addPruneCommand(CLI::App& app, const GlobalOptions& global);
 Command addReportCommand(CLI::App& app, const GlobalOptions& global);
+Command addOverviewCommand(CLI::App& app, const GlobalOptions& global);
 // Shared by prune and report: budgets as token counts, policy ids ("all") as policies.
 std::vector<int> budgetTokens(const std::vector<double>& budgets, int seqLen);
 std::vector<analysis::EvictionPolicy> parsePolicies(const std::vector<std::string>& ids, bool causal);

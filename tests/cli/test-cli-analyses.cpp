@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "attnscope/analysis/kv-eviction.h"
+#include "attnscope/analysis/model-overview.h"
 #include "attnscope/analysis/sensitivity.h"
 #include "attnscope/analysis/sinks.h"
 #include "attnscope/cpu-backend.h"
@@ -163,6 +164,44 @@ TEST(CliAnalyses, SensitivityMatchesCoreAndClassifiesPlantedSinkHeads) {
     const CliResult bad = runCli({"sensitivity", plantedCapture(), "--variants", "dense"});
     EXPECT_EQ(bad.code, 2);
     EXPECT_NE(bad.err.find("no budget"), std::string::npos);
+}
+
+// The overview command: JSON equals the core overview on the CPU, the planted token-0 sink shows as
+// sink mass (token 0 takes e^4 / (e^4 + i) of row i, so more than half of the mean), dense recall is 1,
+// CSV and heatmaps are written.
+TEST(CliAnalyses, OverviewMatchesCoreAndShowsPlantedSink) {
+    const CliResult r = runCli({"overview", plantedCapture(), "--json", "--variants", "dense,window,topk", "--density", "0.2"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto doc = nlohmann::json::parse(r.out);
+    const CaptureReader reader = CaptureReader::open(plantedCapture());
+    CpuBackend backend(2);
+    analysis::OverviewOptions options;
+    options.variants = {"dense", "window", "topk"};
+    options.density = 0.2;
+    const auto core = analysis::analyzeModelOverview({kLayers, 2}, [&](int l) { return reader.loadLayer(l); }, backend, options);
+    ASSERT_EQ(doc["per_head"].size(), core.heads.size());
+    for (size_t i = 0; i < core.heads.size(); ++i) {
+        const auto& hj = doc["per_head"][i];
+        EXPECT_DOUBLE_EQ(hj["sink_mass"].get<double>(), core.heads[i].sinkMass);
+        EXPECT_DOUBLE_EQ(hj["recall"]["topk"].get<double>(), core.heads[i].recall[2]);
+        EXPECT_DOUBLE_EQ(hj["recall"]["dense"].get<double>(), core.heads[i].recall[0]);
+        EXPECT_NEAR(core.heads[i].recall[0], 1.0, 1e-9);
+        EXPECT_NEAR(hj["density"]["window"].get<double>(), 0.2, 0.02);
+    }
+    EXPECT_GT(doc["per_head"][0]["sink_mass"].get<double>(), 0.5);
+    const CliResult csv = runCli({"overview", plantedCapture(), "--csv", "--variants", "window"});
+    ASSERT_EQ(csv.code, 0) << csv.err;
+    EXPECT_EQ(csv.out.rfind("layer,head,sink_mass,mean_entropy,recall_window,density_window\n", 0), 0u);
+    EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 1 + kLayers * 2);
+    const std::string dir = std::string(ATTNSCOPE_TEST_DATA_DIR) + "/overview-figures";
+    std::filesystem::remove_all(dir);
+    const CliResult figures = runCli({"overview", plantedCapture(), "--variants", "moba", "--figures", dir});
+    ASSERT_EQ(figures.code, 0) << figures.err;
+    for (const char* name : {"sink-mass.png", "entropy.png", "recall-moba.png"})
+        EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir) / name)) << name;
+    const CliResult bad = runCli({"overview", plantedCapture(), "--variants", "nope"});
+    EXPECT_EQ(bad.code, 2);
+    EXPECT_NE(bad.err.find("unknown variant"), std::string::npos) << bad.err;
 }
 
 TEST(CliAnalyses, PruneMatchesCoreAndKeepsPlantedSinks) {

@@ -95,7 +95,7 @@ SyntheticCapture makeCapture(const CaptureSpec& spec) {
         layer.q = tensorValues(l, 0, spec.numQueryHeads, spec.seqLen, spec.headDim);
         layer.k = tensorValues(l, 1, spec.numKvHeads, spec.seqLen, spec.headDim);
         layer.v = tensorValues(l, 2, spec.numKvHeads, spec.seqLen, spec.valueDim);
-        layer.slidingWindow = 0;
+        layer.config.slidingWindow = 0;
         capture.layers.push_back(std::move(layer));
         info.layers.push_back({});
     }

@@ -158,8 +158,8 @@ TEST(CaptureRoundTrip, PerLayerSlidingWindow) {
     CaptureSpec spec;
     spec.numLayers = 3;
     auto capture = makeCapture(spec);
-    capture.layers[0].slidingWindow = 4;
-    capture.layers[2].slidingWindow = 4096;
+    capture.layers[0].config.slidingWindow = 4;
+    capture.layers[2].config.slidingWindow = 4096;
     const std::string path = writeSynthetic(capture);
     const CaptureReader reader = CaptureReader::open(path);
     const CaptureInfo& info = reader.info();

@@ -12,6 +12,7 @@
 #include "attnscope/head-statistics.h"
 #include "attnscope/head-tensors.h"
 #include "attnscope/job-control.h"
+#include "attnscope/layer-overview.h"
 #include "attnscope/mask-batch.h"
 #include "attnscope/pooled-tile.h"
 #include "attnscope/sparse-mask.h"
@@ -59,6 +60,13 @@ public:
     // budget by bisection: exact, the reference for overrides (the CPU backend does it in one pass).
     virtual MaskBatchResult evaluateMaskBatch(const HeadTensors& head, const HeadStatistics& dense,
                                               const MaskBatch& batch, JobControl* job = nullptr);
+
+    // The whole-model overview of one layer, every query head (layer-overview.h). The default builds
+    // each head's masks and evaluates them with the calls above: exact, the reference for overrides
+    // (the CUDA backend runs the whole layer in a few launches).
+    virtual std::vector<HeadOverview> computeLayerOverview(const LayerTensors& layer,
+                                                           const std::vector<OverviewMask>& masks,
+                                                           JobControl* job = nullptr);
 };
 
 // Backends by name: "cpu", "cuda", or "auto" (CUDA when a usable GPU is present, else CPU).

@@ -942,6 +942,37 @@ HeadTensors CaptureReader::loadHead(int layer, int queryHead) const {
     return head;
 }
 
+LayerTensors CaptureReader::loadLayer(int layer) const {
+    const CaptureInfo& info = m_impl->info;
+    if (layer < 0 || layer >= info.numLayers) {
+        fail(Kind::InvalidArgument, info.path, "/layers/" + std::to_string(layer),
+             "a layer index in [0, " + std::to_string(info.numLayers) + ")", "layer " + std::to_string(layer));
+    }
+    h5::Session session;
+    LayerTensors out;
+    out.layer = layer;
+    out.qHeads = info.numQueryHeads;
+    out.kvHeads = info.numKvHeads;
+    out.seqLen = info.seqLen;
+    out.headDim = info.headDim;
+    out.valueDim = info.valueDim;
+    out.config = info.attentionConfig(layer);
+    out.storage = info.storage;
+    m_impl->checkNotShrunk("/layers/" + std::to_string(layer), "");
+    std::vector<float> slab;
+    auto append = [&](const char* name, int heads, int dim, std::vector<float>& into) {
+        into.reserve(static_cast<size_t>(heads) * info.seqLen * dim);
+        for (int h = 0; h < heads; ++h) {
+            m_impl->loadTensor(layer, name, h, static_cast<size_t>(dim), slab);
+            into.insert(into.end(), slab.begin(), slab.end());
+        }
+    };
+    append("q", out.qHeads, out.headDim, out.q);
+    append("k", out.kvHeads, out.headDim, out.k);
+    append("v", out.kvHeads, out.valueDim, out.v);
+    return out;
+}
+
 ReferenceValues CaptureReader::loadReference(const std::string& name) const {
     h5::Session session;
     const CaptureInfo& info = m_impl->info;

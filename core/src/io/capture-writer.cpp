@@ -118,8 +118,8 @@ void validateInput(const std::string& path, const CaptureInfo& info, const std::
                   "[numKvHeads, seqLen, headDim]");
         checkSize(path, name + ".v", layers[l].v.size(), static_cast<size_t>(info.numKvHeads) * T * dv,
                   "[numKvHeads, seqLen, valueDim]");
-        if (layers[l].slidingWindow < 0) {
-            invalid(path, name + ".slidingWindow", "a value >= 0 (0: none)", std::to_string(layers[l].slidingWindow));
+        if (layers[l].config.slidingWindow < 0) {
+            invalid(path, name + ".config.slidingWindow", "a value >= 0 (0: none)", std::to_string(layers[l].config.slidingWindow));
         }
     }
     std::vector<std::string> names;
@@ -246,8 +246,8 @@ public:
         for (size_t l = 0; l < layers.size(); ++l) {
             const std::string layerPath = "/layers/" + std::to_string(l);
             h5::Group layer = createGroup(m_file.get(), layerPath);
-            if (layers[l].slidingWindow > 0) {
-                writeInteger(layer.get(), layerPath, "sliding_window", layers[l].slidingWindow);
+            if (layers[l].config.slidingWindow > 0) {
+                writeInteger(layer.get(), layerPath, "sliding_window", layers[l].config.slidingWindow);
             }
             writeTensor(layer.get(), layerPath + "/q", layers[l].q, m_info.numQueryHeads, m_info.headDim);
             writeTensor(layer.get(), layerPath + "/k", layers[l].k, m_info.numKvHeads, m_info.headDim);

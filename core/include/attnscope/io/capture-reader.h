@@ -7,6 +7,7 @@
 #include <string>
 
 #include "attnscope/head-tensors.h"
+#include "attnscope/layer-overview.h"
 #include "attnscope/io/capture-error.h"
 #include "attnscope/io/capture-info.h"
 
@@ -23,6 +24,9 @@ public:
     // Q of `queryHead`, K and V of its KV head, as fp32, with the layer's attention config.
     // Checks for NaN/Inf and throws NonFiniteValue naming the dataset, head and position.
     HeadTensors loadHead(int layer, int queryHead) const;
+    // Every head of one layer (the whole-model overview's unit), read head slab by head slab with the
+    // same checks as loadHead.
+    LayerTensors loadLayer(int layer) const;
     ReferenceValues loadReference(const std::string& name) const;
 
 private:

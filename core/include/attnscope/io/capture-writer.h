@@ -6,24 +6,19 @@
 #include <string>
 #include <vector>
 
+#include "attnscope/layer-overview.h"
+
 #include "attnscope/io/capture-info.h"
 
 namespace attnscope {
-
-struct LayerTensors {
-    std::vector<float> q;  // [numQueryHeads, T, headDim]
-    std::vector<float> k;  // [numKvHeads, T, headDim]
-    std::vector<float> v;  // [numKvHeads, T, valueDim]
-    int slidingWindow = 0;
-};
 
 struct CaptureWriteOptions {
     bool deflate = true;
     int deflateLevel = 4;
 };
 
-// `info` supplies the root attributes, tokens and storage type; info.layers is ignored in favour
-// of layers[l].slidingWindow. `references` are written under /reference when non-empty.
+// `info` supplies the root attributes, tokens and storage type; of each LayerTensors (layer-overview.h)
+// the writer uses q, k, v and config.slidingWindow (info.layers is ignored in its favour). `references` are written under /reference when non-empty.
 void writeCapture(const std::string& path, const CaptureInfo& info, const std::vector<LayerTensors>& layers,
                   const std::vector<ReferenceValues>& references = {}, const CaptureWriteOptions& options = {});
 
