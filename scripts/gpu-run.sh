@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # GPU machine, one go: configure (preset gpu-compute, GoogleTest from the carried .gpu-deps), build
 # the CUDA targets, run test_kernels, optionally compute-sanitizer, then the benchmarks. Logs go to
-# $OUT (or artifacts/gpu-run here). Usage: scripts/gpu-run.sh [test|sanitize|bench|all]... (default: test bench)
+# $OUT (or artifacts/gpu-run here). Usage: scripts/gpu-run.sh [test|sanitize|bench|overview|all]...
+# (default: test bench). overview: bench_overview over the whole model (32 layers, 8K) and the
+# PyTorch script over OVERVIEW_TORCH_LAYERS layers (default 4; its time per head is constant).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/artifacts/gpu-run}
@@ -19,6 +21,7 @@ start=$(date +%s)
 cmake --preset gpu-compute -DCMAKE_PREFIX_PATH="$DEPS" >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
 targets=(test_kernels)
 has bench && targets+=(attnscope_layer_capi bench_gpu_tile)
+has overview && targets+=(bench_overview)
 cmake --build build-gpu -j"$(nproc)" --target "${targets[@]}" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -40; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 
@@ -41,6 +44,12 @@ if has bench; then
     ./build-gpu/bench/gpu/bench_gpu_tile 2>&1 | tee "$OUT/bench-tile.log"
     PYTHONUNBUFFERED=1 python3 bench/gpu/bench_attention.py --lib build-gpu/bench/gpu/libattnscope_layer_capi.so \
         --json "$OUT/bench-attention.json" ${BENCH_SEQ:+--seq $BENCH_SEQ} 2>&1 | tee "$OUT/bench-attention.log" | tail -40
+fi
+if has overview; then
+    ./build-gpu/bench/gpu/bench_overview 32 8192 layer 2>&1 | tee "$OUT/overview-layer.log" | grep -v "layer .* done"
+    ./build-gpu/bench/gpu/bench_overview 4 8192 backend 2>&1 | tee "$OUT/overview-backend.log" | grep -v "layer .* done"
+    PYTHONUNBUFFERED=1 python3 bench/gpu/overview_pytorch.py "${OVERVIEW_TORCH_LAYERS:-4}" 8192 2>&1 \
+        | tee "$OUT/overview-pytorch.log" | grep -v "layer .* done"
 fi
 echo "total: $(( $(date +%s) - start )) s"
 exit $status

@@ -1,9 +1,15 @@
-// Whole-model overview through the Backend interface (TARGETS.md "whole-model overview"): for every
-// (layer, query head) of a Llama-3-8B-shaped model (32 q heads, 8 kv heads, d = 128, causal) at T
-// tokens: dense statistics (sink mass on token 0, mean entropy) and the recall of each registered
-// variant at one density (budget matched per head with paramsForDensity). Seeded synthetic
-// bf16-valued inputs (not real activations); generation is not timed, file reading is not part of
-// this run (no HDF5 on the GPU machine). Usage: bench_overview [layers=32] [T=8192] [backend=cuda]
+// Whole-model overview (TARGETS.md): for every (layer, query head) of a Llama-3-8B-shaped model
+// (32 q heads, 8 kv heads, d = 128, causal) at T tokens, the sink mass on token 0, the mean entropy
+// and the recall of every registered variant at 10 % density (budgets from paramsForDensity, the
+// same for every head: these masks' kept-cell counts do not depend on the head's values).
+// Seeded synthetic bf16 inputs (not real activations), generated on the host and uploaded per layer
+// outside the timed region, as overview_pytorch.py generates its inputs on the GPU untimed.
+// Modes: "layer" (default) = Backend::computeLayerOverview's kernels through attnscope/cuda-layer.h
+// on device tensors; "backend" = the CUDA Backend's computeLayerOverview from host fp32 tensors
+// (upload and conversion included, as the CLI does after reading a capture).
+// Usage: bench_overview [layers=32] [T=8192] [mode=layer|backend]
+#include <cuda_runtime.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -14,37 +20,49 @@
 #include <vector>
 
 #include "attnscope/backend.h"
-#include "attnscope/variant.h"
-#ifdef ATTNSCOPE_WITH_CUDA
 #include "attnscope/cuda-backend.h"
-#endif
+#include "attnscope/cuda-layer.h"
+#include "attnscope/layer-overview.h"
+#include "attnscope/variant.h"
 
 using namespace attnscope;
 
 namespace {
 
-// Cheap seeded generator (xorshift) of bf16-representable values: sum of two uniforms, scaled.
+// Cheap seeded generator (xorshift) of bf16 values: sum of two uniforms, scaled, truncated to bf16.
 struct FastRandom {
     uint64_t state;
-    float next() {
+    uint16_t next() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         const float a = static_cast<float>(state & 0xFFFFFF) / 16777216.0f;
         const float b = static_cast<float>((state >> 24) & 0xFFFFFF) / 16777216.0f;
-        float x = (a + b - 1.0f) * 2.5f;
+        const float x = (a + b - 1.0f) * 2.5f;
         uint32_t bits;
         std::memcpy(&bits, &x, 4);
-        bits &= 0xFFFF0000u;  // truncate to bf16
-        std::memcpy(&x, &bits, 4);
-        return x;
+        return static_cast<uint16_t>(bits >> 16);
     }
 };
 
-void fill(std::vector<float>& v, size_t n, uint64_t seed) {
+void fill(std::vector<uint16_t>& bf16, std::vector<float>* asFloat, size_t n, uint64_t seed) {
     FastRandom r{seed * 0x9E3779B97F4A7C15ull + 1};
-    v.resize(n);
-    for (float& x : v) x = r.next();
+    bf16.resize(n);
+    for (uint16_t& x : bf16) x = r.next();
+    if (asFloat) {
+        asFloat->resize(n);
+        for (size_t i = 0; i < n; ++i) {
+            const uint32_t bits = static_cast<uint32_t>(bf16[i]) << 16;
+            std::memcpy(&(*asFloat)[i], &bits, 4);
+        }
+    }
+}
+
+void check(cudaError_t e, const char* what) {
+    if (e != cudaSuccess) {
+        std::fprintf(stderr, "CUDA error %s: %s\n", what, cudaGetErrorString(e));
+        std::exit(1);
+    }
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t0) {
@@ -56,77 +74,100 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 int main(int argc, char** argv) {
     const int layers = argc > 1 ? std::atoi(argv[1]) : 32;
     const int T = argc > 2 ? std::atoi(argv[2]) : 8192;
-    const std::string backendName = argc > 3 ? argv[3] : "cuda";
+    const std::string mode = argc > 3 ? argv[3] : "layer";
     const int hq = 32, hkv = 8, d = 128;
     const double density = 0.1;
-#ifdef ATTNSCOPE_WITH_CUDA
     registerCudaBackend();
-#endif
-    auto backend = createBackend(backendName);
-    std::printf("overview: %d layers x %d heads (%d kv), T=%d, d=%d, variants at density %.2f, backend %s\n", layers,
-                hq, hkv, T, d, density, backend->name().c_str());
+    auto backend = createBackend("cuda");
+    auto cpu = createBackend("cpu");
 
-    double statsSeconds = 0.0, variantSeconds = 0.0;
-    std::vector<double> matchSeconds(variantRegistry().size(), 0.0), evalSeconds(variantRegistry().size(), 0.0);
-    double sinkSum = 0.0, entropySum = 0.0;
-    std::vector<double> recallSum(variantRegistry().size(), 0.0);
-    HeadTensors head;
-    head.seqLen = T;
-    head.headDim = d;
-    head.valueDim = d;
-    head.storage = StorageType::BFloat16;
-    head.config.causal = true;
-    head.config.softmaxScale = 1.0f / std::sqrt(static_cast<float>(d));
-    StatisticsRequest request;
-    request.blocks = false;  // the overview needs column sums, entropy and output, not the block grid
+    // Budgets: once, on a head of the model's shape (values irrelevant for these counts).
+    HeadTensors shapeHead;
+    shapeHead.seqLen = T;
+    shapeHead.headDim = shapeHead.valueDim = d;
+    shapeHead.config.causal = true;
+    shapeHead.config.softmaxScale = 1.0f / std::sqrt(static_cast<float>(d));
+    std::vector<uint16_t> scratch;
+    fill(scratch, &shapeHead.q, static_cast<size_t>(T) * d, 7);
+    fill(scratch, &shapeHead.k, static_cast<size_t>(T) * d, 8);
+    fill(scratch, &shapeHead.v, static_cast<size_t>(T) * d, 9);
+    std::vector<OverviewMask> masks;
+    for (const auto& variant : variantRegistry()) {
+        ParamValues params = resolveParams(*variant, {});
+        if (!variant->budgetParameter().empty()) params = paramsForDensity(*variant, shapeHead, params, density, *cpu);
+        masks.push_back(overviewMaskFor(*variant, params));
+    }
+    std::printf("overview (%s): %d layers x %d heads (%d kv), T=%d, d=%d, %zu variants at density %.2f, %s\n",
+                mode.c_str(), layers, hq, hkv, T, d, masks.size(), density, backend->name().c_str());
+    for (const OverviewMask& m : masks)
+        std::printf("  %s: keepAll=%d sinks=%d window=%d topk=%d gate=%d/%d\n", m.label.c_str(), m.keepAll ? 1 : 0,
+                    m.sinkTokens, m.windowSize, m.topK, m.gateBlock, m.gateTopK);
+
+    cudaStream_t stream;
+    check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "creating a stream");
+    const size_t qCount = static_cast<size_t>(hq) * T * d, kCount = static_cast<size_t>(hkv) * T * d;
+    void *dq = nullptr, *dk = nullptr;
+    if (mode == "layer") {
+        check(cudaMalloc(&dq, qCount * 2), "allocating q");
+        check(cudaMalloc(&dk, kCount * 2), "allocating k");
+    }
+    cuda::LayerShape shape;
+    shape.qHeads = hq;
+    shape.kvHeads = hkv;
+    shape.seqLen = T;
+    shape.headDim = d;
+    shape.causal = true;
+
+    double seconds = 0.0, sinkSum = 0.0, entropySum = 0.0;
+    std::vector<double> recallSum(masks.size(), 0.0), densitySum(masks.size(), 0.0);
+    std::vector<uint16_t> q16, k16, v16;
     for (int l = 0; l < layers; ++l) {
-        for (int kv = 0; kv < hkv; ++kv) {
-            fill(head.k, static_cast<size_t>(T) * d, 1000 * l + 2 * kv);
-            fill(head.v, static_cast<size_t>(T) * d, 1000 * l + 2 * kv + 1);
-            for (int g = 0; g < hq / hkv; ++g) {
-                const int h = kv * (hq / hkv) + g;
-                fill(head.q, static_cast<size_t>(T) * d, 1000000 + 1000 * l + h);
-                head.layer = l;
-                head.queryHead = h;
-                head.kvHead = kv;
-                auto t0 = std::chrono::steady_clock::now();
-                const HeadStatistics stats = backend->computeStatistics(head, request);
-                statsSeconds += secondsSince(t0);
-                sinkSum += stats.columnSums[0] / T;
-                double entropy = 0.0;
-                for (double e : stats.rowEntropy) entropy += e;
-                entropySum += entropy / T;
-                t0 = std::chrono::steady_clock::now();
-                for (size_t v = 0; v < variantRegistry().size(); ++v) {
-                    const Variant& variant = *variantRegistry()[v];
-                    auto tv = std::chrono::steady_clock::now();
-                    ParamValues params = resolveParams(variant, {});
-                    if (!variant.budgetParameter().empty())
-                        params = paramsForDensity(variant, head, params, density, *backend);
-                    const VariantPlan plan = variant.plan(head, params, *backend);
-                    matchSeconds[v] += secondsSince(tv);
-                    tv = std::chrono::steady_clock::now();
-                    const VariantEvaluation eval = backend->evaluateVariant(head, stats, plan);
-                    evalSeconds[v] += secondsSince(tv);
-                    recallSum[v] += eval.metrics.recall;
-                }
-                variantSeconds += secondsSince(t0);
+        LayerTensors layer;
+        std::vector<HeadOverview> heads;
+        if (mode == "layer") {
+            fill(q16, nullptr, qCount, 1000 * l + 1);
+            fill(k16, nullptr, kCount, 1000 * l + 2);
+            check(cudaMemcpy(dq, q16.data(), qCount * 2, cudaMemcpyHostToDevice), "uploading q");
+            check(cudaMemcpy(dk, k16.data(), kCount * 2, cudaMemcpyHostToDevice), "uploading k");
+            const auto t0 = std::chrono::steady_clock::now();
+            heads = cuda::layerOverview(shape, cuda::LayerDType::BFloat16, dq, dk, masks, stream);
+            seconds += secondsSince(t0);
+        } else {
+            layer.layer = l;
+            layer.qHeads = hq;
+            layer.kvHeads = hkv;
+            layer.seqLen = T;
+            layer.headDim = layer.valueDim = d;
+            layer.config = shapeHead.config;
+            layer.storage = StorageType::BFloat16;
+            fill(q16, &layer.q, qCount, 1000 * l + 1);
+            fill(k16, &layer.k, kCount, 1000 * l + 2);
+            fill(v16, &layer.v, kCount, 1000 * l + 3);
+            const auto t0 = std::chrono::steady_clock::now();
+            heads = backend->computeLayerOverview(layer, masks);
+            seconds += secondsSince(t0);
+        }
+        for (const HeadOverview& o : heads) {
+            sinkSum += o.sinkMass;
+            entropySum += o.meanEntropy;
+            for (size_t m = 0; m < masks.size(); ++m) {
+                recallSum[m] += o.recall[m];
+                densitySum[m] += static_cast<double>(o.keptCells[m]) / static_cast<double>(o.visibleCells);
             }
         }
-        std::printf("  layer %d done: statistics %.2f s, variants %.2f s so far\n", l, statsSeconds, variantSeconds);
+        std::printf("  layer %d done: %.3f s so far\n", l, seconds);
         std::fflush(stdout);
     }
     const int heads = layers * hq;
-    std::printf("RESULT ours layers=%d heads=%d T=%d statistics_s=%.3f variants_s=%.3f total_s=%.3f per_head_ms=%.2f\n",
-                layers, heads, T, statsSeconds, variantSeconds, statsSeconds + variantSeconds,
-                1e3 * (statsSeconds + variantSeconds) / heads);
-    std::printf("  mean sink mass %.4f, mean entropy %.4f nats; mean recall:", sinkSum / heads, entropySum / heads);
-    for (size_t v = 0; v < recallSum.size(); ++v)
-        std::printf(" %s=%.4f", variantRegistry()[v]->id().c_str(), recallSum[v] / heads);
-    std::printf("\n  per variant, ms per head (budget search + plan | evaluation):");
-    for (size_t v = 0; v < recallSum.size(); ++v)
-        std::printf(" %s=%.1f|%.1f", variantRegistry()[v]->id().c_str(), 1e3 * matchSeconds[v] / heads,
-                    1e3 * evalSeconds[v] / heads);
+    std::printf("RESULT ours mode=%s layers=%d heads=%d T=%d total_s=%.3f per_head_ms=%.3f whole_model_s=%.3f\n",
+                mode.c_str(), layers, heads, T, seconds, 1e3 * seconds / heads, seconds * 32.0 / layers);
+    std::printf("  mean sink mass %.4f, mean entropy %.4f nats; mean recall (density):", sinkSum / heads,
+                entropySum / heads);
+    for (size_t m = 0; m < masks.size(); ++m)
+        std::printf(" %s=%.4f (%.4f)", masks[m].label.c_str(), recallSum[m] / heads, densitySum[m] / heads);
     std::printf("\n");
+    if (dq) cudaFree(dq);
+    if (dk) cudaFree(dk);
+    cudaStreamDestroy(stream);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "cuda-check.h"
 #include "device-head.h"
 #include "launchers.h"
+#include "overview-driver.h"
 
 namespace attnscope {
 
@@ -514,6 +515,22 @@ public:
         mt.oracleJaccard = unionSize > 0 ? static_cast<double>(intersection) / static_cast<double>(unionSize) : 1.0;
         reportProgress(job, "variant", 1.0);
         return eval;
+    }
+
+    // A whole layer in one upload and five launches (overview-driver.h) instead of per-head calls.
+    std::vector<HeadOverview> computeLayerOverview(const LayerTensors& layer, const std::vector<OverviewMask>& masks,
+                                                   JobControl* job) override {
+        validateLayerTensors(layer);
+        if (std::max(layer.headDim, layer.valueDim) > cuda::kMaxHeadDim ||
+            masks.size() > static_cast<size_t>(cuda::kMaxOverviewMasks))
+            return Backend::computeLayerOverview(layer, masks, job);  // per head (CPU fallback for wide heads)
+        std::lock_guard lock(m_mutex);
+        throwIfCancelled(job);
+        const cuda::DeviceHead d = cuda::uploadLayer(layer, cuda::chooseLayerElement(layer), m_stream);
+        std::vector<HeadOverview> out =
+            cuda::runLayerOverview(d.element, d.paddedDim, layer.headDim, d.view, masks, m_stream);
+        reportProgress(job, "overview", 1.0);
+        return out;
     }
 
 private:

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 namespace attnscope::cuda {
 
@@ -61,16 +62,17 @@ bool representable(const std::vector<float>& values) {
 
 float eluPlusOne(float x) { return x > 0.0f ? x + 1.0f : std::exp(x); }
 
-// [rows, cols] row-major -> [rowsPadded, paddedDim] of T, zeros elsewhere.
+// `heads` slabs of [rows, cols] row-major -> [heads, rowsPadded, paddedDim] of T, zeros elsewhere.
 template <typename T>
 std::vector<unsigned char> padded(const std::vector<float>& src, int rows, int cols, int rowsPadded, int paddedDim,
-                                  bool features) {
-    std::vector<unsigned char> bytes(static_cast<size_t>(rowsPadded) * paddedDim * sizeof(T), 0);
+                                  bool features, int heads = 1) {
+    std::vector<unsigned char> bytes(static_cast<size_t>(heads) * rowsPadded * paddedDim * sizeof(T), 0);
     T* out = reinterpret_cast<T*>(bytes.data());
-    for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c) {
-            const float x = src[static_cast<size_t>(r) * cols + c];
-            out[static_cast<size_t>(r) * paddedDim + c] = convertElement<T>(features ? eluPlusOne(x) : x);
+    for (int h = 0; h < heads; ++h)
+        for (int r = 0; r < rows; ++r) {
+            const float* in = src.data() + (static_cast<size_t>(h) * rows + r) * cols;
+            T* row = out + (static_cast<size_t>(h) * rowsPadded + r) * paddedDim;
+            for (int c = 0; c < cols; ++c) row[c] = convertElement<T>(features ? eluPlusOne(in[c]) : in[c]);
         }
     return bytes;
 }
@@ -90,17 +92,65 @@ void uploadAs(DeviceHead& d, const HeadTensors& head, bool linearFeatures, cudaS
     put(d.v, head.v, head.valueDim, false, "the head's values");
 }
 
-}  // namespace
+template <typename T>
+void uploadLayerAs(DeviceHead& d, const LayerTensors& layer, cudaStream_t stream) {
+    auto put = [&](DeviceBuffer<unsigned char>& buffer, const std::vector<float>& src, int cols, int heads,
+                   const char* what) {
+        const std::vector<unsigned char> host =
+            padded<T>(src, layer.seqLen, cols, d.rowsPadded, d.paddedDim, false, heads);
+        buffer = DeviceBuffer<unsigned char>(host.size(), what);
+        buffer.upload(host.data(), host.size(), stream);
+        checkCuda(cudaStreamSynchronize(stream), "copying the layer to the GPU");
+    };
+    put(d.q, layer.q, layer.headDim, layer.qHeads, "the layer's queries");
+    put(d.k, layer.k, layer.headDim, layer.kvHeads, "the layer's keys");
+    put(d.v, layer.v, layer.valueDim, layer.kvHeads, "the layer's values");
+}
 
-Element chooseElement(const HeadTensors& head) {
-    if (head.storage == StorageType::BFloat16 && representable<__nv_bfloat16>(head.q) &&
-        representable<__nv_bfloat16>(head.k) && representable<__nv_bfloat16>(head.v))
-        return Element::BFloat16;
-    if (head.storage == StorageType::Float16 && representable<__half>(head.q) && representable<__half>(head.k) &&
-        representable<__half>(head.v))
-        return Element::Float16;
+// The element type a set of values of `storage` can use exactly (fp32 when any value does not fit).
+Element exactElement(StorageType storage, std::initializer_list<const std::vector<float>*> values) {
+    auto all = [&]<typename T>() {
+        for (const std::vector<float>* v : values)
+            if (!representable<T>(*v)) return false;
+        return true;
+    };
+    if (storage == StorageType::BFloat16 && all.template operator()<__nv_bfloat16>()) return Element::BFloat16;
+    if (storage == StorageType::Float16 && all.template operator()<__half>()) return Element::Float16;
     return Element::Float32;
 }
+
+}  // namespace
+
+Element chooseLayerElement(const LayerTensors& layer) {
+    return exactElement(layer.storage, {&layer.q, &layer.k, &layer.v});
+}
+
+DeviceHead uploadLayer(const LayerTensors& layer, Element element, cudaStream_t stream) {
+    DeviceHead d;
+    d.element = element;
+    d.paddedDim = paddedHeadDim(std::max(layer.headDim, layer.valueDim));
+    d.rowsPadded = (layer.seqLen + kTile - 1) / kTile * kTile;
+    switch (element) {
+        case Element::BFloat16: uploadLayerAs<__nv_bfloat16>(d, layer, stream); break;
+        case Element::Float16: uploadLayerAs<__half>(d, layer, stream); break;
+        case Element::Float32: uploadLayerAs<float>(d, layer, stream); break;
+    }
+    HeadView& v = d.view;
+    v.q = d.q.get();
+    v.k = d.k.get();
+    v.v = d.v.get();
+    v.seqLen = layer.seqLen;
+    v.rowsPadded = d.rowsPadded;
+    v.qHeads = layer.qHeads;
+    v.kvHeads = layer.kvHeads;
+    v.causal = layer.config.causal;
+    v.window = layer.config.slidingWindow;
+    v.scale = layer.config.softmaxScale;
+    v.softcap = layer.config.softcap;
+    return d;
+}
+
+Element chooseElement(const HeadTensors& head) { return exactElement(head.storage, {&head.q, &head.k, &head.v}); }
 
 uint64_t headFingerprint(const HeadTensors& head, Element element, bool linearFeatures) {
     uint64_t h = 1469598103934665603ull;

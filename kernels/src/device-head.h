@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attnscope/head-tensors.h"
+#include "attnscope/layer-overview.h"
 #include "cuda-check.h"
 #include "launchers.h"
 
@@ -30,5 +31,10 @@ uint64_t headFingerprint(const HeadTensors& head, Element element, bool linearFe
 
 // Uploads `head` (or its elu+1 features for q and k when linearFeatures, always fp32 then).
 DeviceHead uploadHead(const HeadTensors& head, Element element, bool linearFeatures, cudaStream_t stream);
+
+// A whole layer (every head) in the same layout, one buffer per tensor: q [qHeads, rowsPadded,
+// paddedDim], k and v [kvHeads, rowsPadded, paddedDim]; view.qHeads / kvHeads set. Not cached.
+Element chooseLayerElement(const LayerTensors& layer);
+DeviceHead uploadLayer(const LayerTensors& layer, Element element, cudaStream_t stream);
 
 }  // namespace attnscope::cuda

@@ -76,8 +76,9 @@ void launchTileBlocks(const HeadView& h, const TileArgs& a, const float* blockSu
 void launchTileFinish(const HeadView& h, const TileArgs& a, int width, int height, const int* pixelRowGroup,
                       const int* pixelColGroup, bool meanPooling, float* values, cudaStream_t stream);
 
-// Row thresholds: need[i] in [1, visible_i - 1] selects the need-th key in (logit desc, key asc);
-// rows with need <= 0 are skipped (their entries untouched).
+// Row thresholds of every query head of h: need[i] in [1, visible_i - 1] (the same budgets for all
+// heads) selects the need-th key in (logit desc, key asc); out [qHeads, rowsPadded]; rows with
+// need <= 0 are skipped (their entries untouched).
 void launchRowThresholds(Element e, int D, const HeadView& h, const int* need, DeviceThreshold* out,
                          cudaStream_t stream);
 // Keys passing row i's threshold, at most k per row: keys [T, k] (-1 padded), logits [T, k].
@@ -116,6 +117,35 @@ struct LinearArgs {
     float* z = nullptr;
 };
 void launchLinearVariant(int D, const HeadView& h, const LinearArgs& a, cudaStream_t stream);
+
+// Whole-model overview (overview.cu, block-gate.cu); every launch covers all query heads of h.
+// Row LSE and entropy without the output: rowLse, rowEntropy [qHeads, rowsPadded].
+void launchRowLse(Element e, int D, const HeadView& h, float* rowLse, float* rowEntropy, cudaStream_t stream);
+// Budgets of per-row top-k with k keys for launchRowThresholds: need [rowsPadded] and the initial
+// thresholds [qHeads, rowsPadded] (keep all where k covers the row, none where k <= 0).
+void launchTopKBudgets(const HeadView& h, int k, int* need, DeviceThreshold* thresholds, cudaStream_t stream);
+// MoBA block gate (see block-gate.cu): meanQ [qHeads, nBlocks, dim], meanK [kvHeads, nBlocks, dim]
+// scratch; blocks [qHeads, nBlocks, nBlocks] with nBlocks = ceil(seqLen / block). stride: the row
+// stride of h.q / h.k (padded head dim), dim: the real head dim.
+void launchBlockGate(Element e, const HeadView& h, int stride, int dim, int block, int topk, float* meanQ,
+                     float* meanK, uint8_t* blocks, cudaStream_t stream);
+// Per head sums over rows for up to kMaxOverviewMasks masks in one pass: recallSum [qHeads,
+// kMaxOverviewMasks] (dense mass inside each mask), keptSum (kept cells), sinkSum [qHeads] (mass on
+// key 0) and entropySum [qHeads] (of rowEntropy). All sums must start at zero. A mask's rowTopK
+// points at [qHeads, rowsPadded] thresholds and its blocks at [qHeads, blocksHeadStride] maps.
+constexpr int kMaxOverviewMasks = 8;
+struct MaskMetricsArgs {
+    int count = 0;
+    DeviceMask masks[kMaxOverviewMasks];
+    size_t blocksHeadStride[kMaxOverviewMasks] = {};
+    const float* rowLse = nullptr;
+    const float* rowEntropy = nullptr;
+    double* recallSum = nullptr;
+    unsigned long long* keptSum = nullptr;
+    double* sinkSum = nullptr;
+    double* entropySum = nullptr;
+};
+void launchMaskMetrics(Element e, int D, const HeadView& h, const MaskMetricsArgs& a, cudaStream_t stream);
 
 // phi(x) = elu(x) + 1 elementwise.
 void launchEluPlusOne(const float* in, float* out, size_t count, cudaStream_t stream);

@@ -8,6 +8,7 @@
 
 #include "cuda-check.h"
 #include "launchers.h"
+#include "overview-driver.h"
 
 namespace attnscope::cuda {
 
@@ -65,6 +66,12 @@ void layerStatistics(const LayerShape& shape, LayerDType dtype, const void* q, c
     a.blockSum = blockSum;
     a.blockMax = blockMax;
     launchStatistics(element(dtype), shape.headDim, h, a, static_cast<cudaStream_t>(stream));
+}
+
+std::vector<HeadOverview> layerOverview(const LayerShape& shape, LayerDType dtype, const void* q, const void* k,
+                                        const std::vector<OverviewMask>& masks, void* stream) {
+    const HeadView h = layerView(shape, q, k, nullptr);
+    return runLayerOverview(element(dtype), shape.headDim, shape.headDim, h, masks, static_cast<cudaStream_t>(stream));
 }
 
 }  // namespace attnscope::cuda

@@ -3,6 +3,10 @@
 // benchmarks and batch tools that already hold device tensors; the Backend interface stays per head.
 #pragma once
 
+#include <vector>
+
+#include "attnscope/layer-overview.h"
+
 namespace attnscope::cuda {
 
 enum class LayerDType { BFloat16, Float16 };
@@ -34,5 +38,10 @@ void layerForward(const LayerShape& shape, LayerDType dtype, const void* q, cons
 // [qHeads, T/64, T/64] fp32.
 void layerStatistics(const LayerShape& shape, LayerDType dtype, const void* q, const void* k, const float* rowLse,
                      float* columnSums, float* blockSum, float* blockMax, void* stream);
+
+// Whole-model overview of the layer (attnscope/layer-overview.h): sink mass, mean entropy and, per
+// mask recipe (at most 8), recall and kept cells of every query head. q and k as above (v unused).
+std::vector<HeadOverview> layerOverview(const LayerShape& shape, LayerDType dtype, const void* q, const void* k,
+                                        const std::vector<OverviewMask>& masks, void* stream);
 
 }  // namespace attnscope::cuda
