@@ -11,12 +11,6 @@ namespace attnscope::cuda {
 
 namespace {
 
-template <typename T>
-__device__ __forceinline__ float toFloat(T x) {
-    if constexpr (std::is_same_v<T, float>) return x;
-    else return static_cast<float>(x);
-}
-
 // means [heads, nBlocks, dim] of x [heads, rowsPadded, stride] (columns >= dim are padding):
 // grid (nBlocks, heads), one thread per column.
 template <typename T>
@@ -30,7 +24,7 @@ __global__ void block_means_kernel(const T* x, int rowsPadded, int stride, int s
     const T* src = x + static_cast<size_t>(head) * rowsPadded * stride;
     for (int c = threadIdx.x; c < dim; c += blockDim.x) {
         double sum = 0.0;
-        for (int r = r0; r < r1; ++r) sum += toFloat(src[static_cast<size_t>(r) * stride + c]);
+        for (int r = r0; r < r1; ++r) sum += static_cast<float>(src[static_cast<size_t>(r) * stride + c]);
         means[(static_cast<size_t>(head) * nBlocks + b) * dim + c] = static_cast<float>(sum / (r1 - r0));
     }
 }

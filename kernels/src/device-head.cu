@@ -65,7 +65,7 @@ float eluPlusOne(float x) { return x > 0.0f ? x + 1.0f : std::exp(x); }
 // `heads` slabs of [rows, cols] row-major -> [heads, rowsPadded, paddedDim] of T, zeros elsewhere.
 template <typename T>
 std::vector<unsigned char> padded(const std::vector<float>& src, int rows, int cols, int rowsPadded, int paddedDim,
-                                  bool features, int heads = 1) {
+                                  bool features, int heads) {
     std::vector<unsigned char> bytes(static_cast<size_t>(heads) * rowsPadded * paddedDim * sizeof(T), 0);
     T* out = reinterpret_cast<T*>(bytes.data());
     for (int h = 0; h < heads; ++h)
@@ -77,34 +77,54 @@ std::vector<unsigned char> padded(const std::vector<float>& src, int rows, int c
     return bytes;
 }
 
-template <typename T>
-void uploadAs(DeviceHead& d, const HeadTensors& head, bool linearFeatures, cudaStream_t stream) {
-    const size_t bytes = static_cast<size_t>(d.rowsPadded) * d.paddedDim * sizeof(T);
-    auto put = [&](DeviceBuffer<unsigned char>& buffer, const std::vector<float>& src, int cols, bool features,
-                   const char* what) {
-        buffer = DeviceBuffer<unsigned char>(bytes, what);
-        const std::vector<unsigned char> host = padded<T>(src, head.seqLen, cols, d.rowsPadded, d.paddedDim, features);
-        buffer.upload(host.data(), host.size(), stream);
-        checkCuda(cudaStreamSynchronize(stream), "copying the head to the GPU");
-    };
-    put(d.q, head.q, head.headDim, linearFeatures, "the head's queries");
-    put(d.k, head.k, head.headDim, linearFeatures, "the head's keys");
-    put(d.v, head.v, head.valueDim, false, "the head's values");
-}
+// What an upload needs of a head (one slab each) or a layer (qHeads / kvHeads slabs).
+struct Slabs {
+    const std::vector<float>& q;
+    const std::vector<float>& k;
+    const std::vector<float>& v;
+    int seqLen, headDim, valueDim, qHeads, kvHeads;
+    const AttentionConfig& config;
+};
 
 template <typename T>
-void uploadLayerAs(DeviceHead& d, const LayerTensors& layer, cudaStream_t stream) {
+void uploadAs(DeviceHead& d, const Slabs& s, bool linearFeatures, cudaStream_t stream) {
     auto put = [&](DeviceBuffer<unsigned char>& buffer, const std::vector<float>& src, int cols, int heads,
-                   const char* what) {
-        const std::vector<unsigned char> host =
-            padded<T>(src, layer.seqLen, cols, d.rowsPadded, d.paddedDim, false, heads);
+                   bool features, const char* what) {
+        const std::vector<unsigned char> host = padded<T>(src, s.seqLen, cols, d.rowsPadded, d.paddedDim, features, heads);
         buffer = DeviceBuffer<unsigned char>(host.size(), what);
         buffer.upload(host.data(), host.size(), stream);
-        checkCuda(cudaStreamSynchronize(stream), "copying the layer to the GPU");
+        checkCuda(cudaStreamSynchronize(stream), "copying Q/K/V to the GPU");
     };
-    put(d.q, layer.q, layer.headDim, layer.qHeads, "the layer's queries");
-    put(d.k, layer.k, layer.headDim, layer.kvHeads, "the layer's keys");
-    put(d.v, layer.v, layer.valueDim, layer.kvHeads, "the layer's values");
+    put(d.q, s.q, s.headDim, s.qHeads, linearFeatures, "queries");
+    put(d.k, s.k, s.headDim, s.kvHeads, linearFeatures, "keys");
+    put(d.v, s.v, s.valueDim, s.kvHeads, false, "values");
+}
+
+// Converts and uploads `s` as `element` (fp32 for elu+1 features) and points d.view at it.
+DeviceHead upload(const Slabs& s, Element element, bool linearFeatures, cudaStream_t stream) {
+    DeviceHead d;
+    d.element = linearFeatures ? Element::Float32 : element;
+    d.paddedDim = paddedHeadDim(std::max(s.headDim, s.valueDim));
+    d.rowsPadded = (s.seqLen + kTile - 1) / kTile * kTile;
+    d.linearFeatures = linearFeatures;
+    switch (d.element) {
+        case Element::BFloat16: uploadAs<__nv_bfloat16>(d, s, linearFeatures, stream); break;
+        case Element::Float16: uploadAs<__half>(d, s, linearFeatures, stream); break;
+        case Element::Float32: uploadAs<float>(d, s, linearFeatures, stream); break;
+    }
+    HeadView& v = d.view;
+    v.q = d.q.get();
+    v.k = d.k.get();
+    v.v = d.v.get();
+    v.seqLen = s.seqLen;
+    v.rowsPadded = d.rowsPadded;
+    v.qHeads = s.qHeads;
+    v.kvHeads = s.kvHeads;
+    v.causal = s.config.causal;
+    v.window = s.config.slidingWindow;
+    v.scale = linearFeatures ? 1.0f : s.config.softmaxScale;
+    v.softcap = linearFeatures ? 0.0f : s.config.softcap;
+    return d;
 }
 
 // The element type a set of values of `storage` can use exactly (fp32 when any value does not fit).
@@ -126,28 +146,9 @@ Element chooseLayerElement(const LayerTensors& layer) {
 }
 
 DeviceHead uploadLayer(const LayerTensors& layer, Element element, cudaStream_t stream) {
-    DeviceHead d;
-    d.element = element;
-    d.paddedDim = paddedHeadDim(std::max(layer.headDim, layer.valueDim));
-    d.rowsPadded = (layer.seqLen + kTile - 1) / kTile * kTile;
-    switch (element) {
-        case Element::BFloat16: uploadLayerAs<__nv_bfloat16>(d, layer, stream); break;
-        case Element::Float16: uploadLayerAs<__half>(d, layer, stream); break;
-        case Element::Float32: uploadLayerAs<float>(d, layer, stream); break;
-    }
-    HeadView& v = d.view;
-    v.q = d.q.get();
-    v.k = d.k.get();
-    v.v = d.v.get();
-    v.seqLen = layer.seqLen;
-    v.rowsPadded = d.rowsPadded;
-    v.qHeads = layer.qHeads;
-    v.kvHeads = layer.kvHeads;
-    v.causal = layer.config.causal;
-    v.window = layer.config.slidingWindow;
-    v.scale = layer.config.softmaxScale;
-    v.softcap = layer.config.softcap;
-    return d;
+    return upload({layer.q, layer.k, layer.v, layer.seqLen, layer.headDim, layer.valueDim, layer.qHeads,
+                   layer.kvHeads, layer.config},
+                  element, false, stream);
 }
 
 Element chooseElement(const HeadTensors& head) { return exactElement(head.storage, {&head.q, &head.k, &head.v}); }
@@ -188,26 +189,8 @@ uint64_t headFingerprint(const HeadTensors& head, Element element, bool linearFe
 }
 
 DeviceHead uploadHead(const HeadTensors& head, Element element, bool linearFeatures, cudaStream_t stream) {
-    DeviceHead d;
-    d.element = linearFeatures ? Element::Float32 : element;
-    d.paddedDim = paddedHeadDim(std::max(head.headDim, head.valueDim));
-    d.rowsPadded = (head.seqLen + kTile - 1) / kTile * kTile;
-    d.linearFeatures = linearFeatures;
-    switch (d.element) {
-        case Element::BFloat16: uploadAs<__nv_bfloat16>(d, head, linearFeatures, stream); break;
-        case Element::Float16: uploadAs<__half>(d, head, linearFeatures, stream); break;
-        case Element::Float32: uploadAs<float>(d, head, linearFeatures, stream); break;
-    }
-    HeadView& v = d.view;
-    v.q = d.q.get();
-    v.k = d.k.get();
-    v.v = d.v.get();
-    v.seqLen = head.seqLen;
-    v.rowsPadded = d.rowsPadded;
-    v.causal = head.config.causal;
-    v.window = head.config.slidingWindow;
-    v.scale = linearFeatures ? 1.0f : head.config.softmaxScale;
-    v.softcap = linearFeatures ? 0.0f : head.config.softcap;
+    DeviceHead d = upload({head.q, head.k, head.v, head.seqLen, head.headDim, head.valueDim, 1, 1, head.config},
+                          element, linearFeatures, stream);
     d.fingerprint = headFingerprint(head, element, linearFeatures);
     return d;
 }

@@ -35,22 +35,10 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(HeadView h, ForwardAr
     rowSweep<T, D, true>(h, head, qb, src, smem, op);
     op.state.finish();
 
-    const int lane = threadIdx.x & 31;
     const int rowBase = qb * kTile + (threadIdx.x >> 5) * 16;
     const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
     op.state.writeOutput(a.out + headRows * D, rowBase, h.seqLen);
-    if ((lane & 3) == 0) {
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            const int i = rowBase + (lane >> 2) + 8 * r;
-            if (i >= h.seqLen) continue;
-            const float l = op.state.l[r];
-            const float logL = logf(l);
-            a.rowMax[headRows + i] = op.state.m[r];
-            a.rowLse[headRows + i] = l > 0.0f ? op.state.m[r] + logL : -INFINITY;
-            a.rowEntropy[headRows + i] = l > 0.0f ? fmaxf(0.0f, logL - op.state.u[r] / l) : 0.0f;
-        }
-    }
+    op.state.writeRowStatistics(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
 }
 
 // Key blocks of a pair of query blocks: the ascending union of their two lists (or dense ranges),
@@ -91,7 +79,6 @@ __global__ void __launch_bounds__(kThreads) forward_pair_kernel(HeadView h, Forw
     const bool hasSecond = qb0 + 1 < nb;
     const int head = blockIdx.y;
     const int warp = threadIdx.x >> 5;
-    const int lane = threadIdx.x & 31;
     const int half = warp >> 1;
     const bool active = half == 0 || hasSecond;
     const int myQb = qb0 + half;
@@ -172,18 +159,7 @@ __global__ void __launch_bounds__(kThreads) forward_pair_kernel(HeadView h, Forw
         state.finish();
         const int rowBase = qb0 * kTile + warp * 32 + 16 * m;
         state.writeOutput(a.out + headRows * D, rowBase, h.seqLen);
-        if ((lane & 3) == 0) {
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-                const int i = rowBase + (lane >> 2) + 8 * r;
-                if (i >= h.seqLen) continue;
-                const float l = state.l[r];
-                const float logL = logf(l);
-                a.rowMax[headRows + i] = state.m[r];
-                a.rowLse[headRows + i] = l > 0.0f ? state.m[r] + logL : -INFINITY;
-                a.rowEntropy[headRows + i] = l > 0.0f ? fmaxf(0.0f, logL - state.u[r] / l) : 0.0f;
-            }
-        }
+        state.writeRowStatistics(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
     }
 }
 

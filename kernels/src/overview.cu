@@ -27,19 +27,9 @@ __global__ void __launch_bounds__(kThreads) row_lse_kernel(HeadView h, float* ro
     op.state.init();
     rowSweep<T, D, false>(h, head, qb, denseBlocks(h, qb), smem, op);
     op.state.finish();
-    const int lane = threadIdx.x & 31;
     const int rowBase = qb * kTile + (threadIdx.x >> 5) * 16;
     const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
-    if ((lane & 3) != 0) return;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        const int i = rowBase + (lane >> 2) + 8 * r;
-        if (i >= h.seqLen) continue;
-        const float l = op.state.l[r];
-        const float logL = logf(l);
-        rowLse[headRows + i] = l > 0.0f ? op.state.m[r] + logL : -INFINITY;
-        rowEntropy[headRows + i] = l > 0.0f ? fmaxf(0.0f, logL - op.state.u[r] / l) : 0.0f;
-    }
+    op.state.writeRowStatistics(nullptr, rowLse + headRows, rowEntropy + headRows, rowBase, h.seqLen);
 }
 
 // Per row: need = k when the row sees more than k keys (select the k-th), else 0; the initial

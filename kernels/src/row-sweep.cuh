@@ -156,6 +156,23 @@ struct OnlineSoftmax {
             }
         }
     }
+
+    // Writes the row max (when rowMax is set), LSE and entropy of the thread's rows (one lane per
+    // row); rows >= limit are skipped. Call after finish().
+    __device__ __forceinline__ void writeRowStatistics(float* rowMax, float* rowLse, float* rowEntropy, int rowBase,
+                                                       int limit) const {
+        const int lane = threadIdx.x & 31;
+        if ((lane & 3) != 0) return;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const int i = rowBase + (lane >> 2) + 8 * r;
+            if (i >= limit) continue;
+            const float logL = logf(l[r]);
+            if (rowMax) rowMax[i] = m[r];
+            rowLse[i] = l[r] > 0.0f ? m[r] + logL : -INFINITY;
+            rowEntropy[i] = l[r] > 0.0f ? fmaxf(0.0f, logL - u[r] / l[r]) : 0.0f;
+        }
+    }
 };
 
 }  // namespace attnscope::cuda

@@ -34,46 +34,29 @@ LayerTensors layerFor(const HeadCase& c) {
     return layer;
 }
 
+OverviewMask recipe(std::string label, bool keepAll, int sinks, int window, int topK, int gateBlock, int gateTopK) {
+    OverviewMask m;
+    m.label = std::move(label);
+    m.keepAll = keepAll;
+    m.sinkTokens = sinks;
+    m.windowSize = window;
+    m.topK = topK;
+    m.gateBlock = gateBlock;
+    m.gateTopK = gateTopK;
+    return m;
+}
+
 std::vector<OverviewMask> recipes(int T, bool withTopK) {
-    std::vector<OverviewMask> m;
-    OverviewMask all;
-    all.label = "dense";
-    all.keepAll = true;
-    m.push_back(all);
-    OverviewMask window;
-    window.label = "window";
-    window.windowSize = 37;
-    m.push_back(window);
-    OverviewMask streaming;
-    streaming.label = "streaming";
-    streaming.sinkTokens = 4;
-    streaming.windowSize = 16;
-    m.push_back(streaming);
-    OverviewMask moba;
-    moba.label = "moba64";
-    moba.gateBlock = 64;
-    moba.gateTopK = 2;
-    m.push_back(moba);
-    OverviewMask mobaSmall;
-    mobaSmall.label = "moba16+window";
-    mobaSmall.gateBlock = 16;
-    mobaSmall.gateTopK = 3;
-    mobaSmall.windowSize = 8;
-    m.push_back(mobaSmall);
+    //                                  label            all  sinks window topK   gate block/topk
+    std::vector<OverviewMask> m = {recipe("dense", true, 0, 0, 0, 0, 0),
+                                   recipe("window", false, 0, 37, 0, 0, 0),
+                                   recipe("streaming", false, 4, 16, 0, 0, 0),
+                                   recipe("moba64", false, 0, 0, 0, 64, 2),
+                                   recipe("moba16+window", false, 0, 8, 0, 16, 3)};
     if (withTopK) {
-        OverviewMask topk;
-        topk.label = "top20";
-        topk.topK = 20;
-        m.push_back(topk);
-        OverviewMask mixed;
-        mixed.label = "top5+sinks";
-        mixed.topK = 5;
-        mixed.sinkTokens = 2;
-        m.push_back(mixed);
-        OverviewMask wide;
-        wide.label = "topT";
-        wide.topK = T + 5;  // covers every row: keeps everything
-        m.push_back(wide);
+        m.push_back(recipe("top20", false, 0, 0, 20, 0, 0));
+        m.push_back(recipe("top5+sinks", false, 2, 0, 5, 0, 0));
+        m.push_back(recipe("topT", false, 0, 0, T + 5, 0, 0));  // covers every row: keeps everything
     }
     return m;
 }
