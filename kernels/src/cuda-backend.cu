@@ -619,7 +619,7 @@ private:
         DeviceBuffer<DeviceThreshold> out = toDevice(init, "row thresholds", m_stream);
         if (any) {
             DeviceBuffer<int> dNeed = toDevice(need, "row budgets", m_stream);
-            cuda::launchRowThresholds(d.element, d.paddedDim, d.view, dNeed.get(), out.get(), m_stream);
+            cuda::launchRowThresholds(d.element, d.paddedDim, d.view, dNeed.get(), nullptr, out.get(), m_stream);
             cuda::checkCuda(cudaStreamSynchronize(m_stream), "computing row thresholds");
         }
         return out;

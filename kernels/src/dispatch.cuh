@@ -9,18 +9,37 @@
 
 namespace attnscope::cuda {
 
+// Only the dims of ATTNSCOPE_CUDA_HEAD_DIMS are instantiated (kernels/CMakeLists.txt).
 template <class F>
 void dispatchHeadDim(int D, F&& f) {
     switch (D) {
-        case 32: f.template operator()<32>(); break;
-        case 48: f.template operator()<48>(); break;
-        case 64: f.template operator()<64>(); break;
-        case 80: f.template operator()<80>(); break;
-        case 96: f.template operator()<96>(); break;
-        case 112: f.template operator()<112>(); break;
-        case 128: f.template operator()<128>(); break;
-        default: throw std::invalid_argument("CUDA kernels: unsupported padded head dim " + std::to_string(D));
+#ifdef ATTNSCOPE_HEAD_DIM_32
+        case 32: f.template operator()<32>(); return;
+#endif
+#ifdef ATTNSCOPE_HEAD_DIM_48
+        case 48: f.template operator()<48>(); return;
+#endif
+#ifdef ATTNSCOPE_HEAD_DIM_64
+        case 64: f.template operator()<64>(); return;
+#endif
+#ifdef ATTNSCOPE_HEAD_DIM_80
+        case 80: f.template operator()<80>(); return;
+#endif
+#ifdef ATTNSCOPE_HEAD_DIM_96
+        case 96: f.template operator()<96>(); return;
+#endif
+#ifdef ATTNSCOPE_HEAD_DIM_112
+        case 112: f.template operator()<112>(); return;
+#endif
+#ifdef ATTNSCOPE_HEAD_DIM_128
+        case 128: f.template operator()<128>(); return;
+#endif
+        default: break;
     }
+    const bool known = D >= 32 && D <= 128 && D % 16 == 0;
+    throw std::invalid_argument(known ? "CUDA kernels: padded head dim " + std::to_string(D) +
+                                            " is not compiled into this build (ATTNSCOPE_CUDA_HEAD_DIMS)"
+                                      : "CUDA kernels: unsupported padded head dim " + std::to_string(D));
 }
 
 template <class F>

@@ -78,9 +78,14 @@ void launchTileFinish(const HeadView& h, const TileArgs& a, int width, int heigh
 
 // Row thresholds of every query head of h: need[i] in [1, visible_i - 1] (the same budgets for all
 // heads) selects the need-th key in (logit desc, key asc); out [qHeads, rowsPadded]; rows with
-// need <= 0 are skipped (their entries untouched).
-void launchRowThresholds(Element e, int D, const HeadView& h, const int* need, DeviceThreshold* out,
-                         cudaStream_t stream);
+// need <= 0 are skipped (their entries untouched). rowLse [qHeads, rowsPadded]: the rows' LSE (as
+// launchRowLse writes it), which the fast two-sweep selection bins from; nullptr computes it here.
+// keptMass / keptCells [qHeads, rowsPadded] (optional, both or neither): for the rows the fast
+// selection finishes, the dense mass (exp(logit - rowLse)) of the row's kept keys and their count;
+// other rows' entries are left untouched (initialize them, e.g. keptCells to -1).
+void launchRowThresholds(Element e, int D, const HeadView& h, const int* need, const float* rowLse,
+                         DeviceThreshold* out, cudaStream_t stream, float* keptMass = nullptr,
+                         int* keptCells = nullptr);
 // Keys passing row i's threshold, at most k per row: keys [T, k] (-1 padded), logits [T, k].
 void launchTopKCollect(Element e, int D, const HeadView& h, const DeviceThreshold* thresholds, int k, int* keys,
                        float* logits, cudaStream_t stream);
@@ -138,6 +143,10 @@ struct MaskMetricsArgs {
     int count = 0;
     DeviceMask masks[kMaxOverviewMasks];
     size_t blocksHeadStride[kMaxOverviewMasks] = {};
+    // Optional, for a mask that is a pure top-k: per-row results launchRowThresholds already summed
+    // ([qHeads, rowsPadded]; rows with keptCells < 0 are measured here, cell by cell).
+    const float* rowKeptMass[kMaxOverviewMasks] = {};
+    const int* rowKeptCells[kMaxOverviewMasks] = {};
     const float* rowLse = nullptr;
     const float* rowEntropy = nullptr;
     double* recallSum = nullptr;

@@ -57,6 +57,8 @@ std::vector<HeadOverview> runLayerOverview(Element e, int D, int headDim, const 
     a.count = static_cast<int>(masks.size());
     std::vector<DeviceBuffer<DeviceThreshold>> thresholds;
     std::vector<DeviceBuffer<uint8_t>> gates;
+    std::vector<DeviceBuffer<float>> keptMass;
+    std::vector<DeviceBuffer<int>> keptCells;
     DeviceBuffer<int> need;
     DeviceBuffer<float> meanQ, meanK;
     for (size_t m = 0; m < masks.size(); ++m) {
@@ -69,7 +71,22 @@ std::vector<HeadOverview> runLayerOverview(Element e, int D, int headDim, const 
             if (!need.get()) need = DeviceBuffer<int>(R, "row budgets");
             thresholds.emplace_back(static_cast<size_t>(H) * R, "top-k thresholds");
             launchTopKBudgets(h, recipe.topK, need.get(), thresholds.back().get(), stream);
-            launchRowThresholds(e, D, h, need.get(), thresholds.back().get(), stream);
+            // A pure top-k mask is measured by the selection itself (its second sweep sees every
+            // kept cell); the metrics pass then only handles the rows it leaves.
+            const bool pure = !recipe.keepAll && recipe.sinkTokens == 0 && recipe.windowSize == 0 && recipe.gateBlock == 0;
+            float* mass = nullptr;
+            int* cells = nullptr;
+            if (pure) {
+                keptMass.emplace_back(static_cast<size_t>(H) * R, "top-k kept mass");
+                keptCells.emplace_back(static_cast<size_t>(H) * R, "top-k kept cells");
+                checkCuda(cudaMemsetAsync(keptCells.back().get(), 0xFF, keptCells.back().size() * sizeof(int), stream),
+                          "clearing top-k sums");
+                mass = keptMass.back().get();
+                cells = keptCells.back().get();
+                a.rowKeptMass[m] = mass;
+                a.rowKeptCells[m] = cells;
+            }
+            launchRowThresholds(e, D, h, need.get(), rowLse.get(), thresholds.back().get(), stream, mass, cells);
             dm.rowTopK = thresholds.back().get();
             timer.mark("top-k");
         }

@@ -71,9 +71,12 @@ struct MaskMetricsOp {
     float sink[2];
 
     // How much of key tile [k0, k0 + 64) row i's mask keeps: 2 every visible cell, 0 none, 1 some
-    // (decided per cell). Most tiles are wholly in or out of a band, a sink range or a block.
-    __device__ __forceinline__ static int tileStatus(const SharedMask& mk, int i, int k0, bool blockOn) {
+    // (decided per cell). Most tiles are wholly in or out of a band, a sink range or a block; a
+    // top-k threshold of -inf keeps the whole row, +inf nothing (also: the row was summed already).
+    __device__ __forceinline__ static int tileStatus(const SharedMask& mk, int i, int k0, bool blockOn,
+                                                     const DeviceThreshold& topK) {
         if (mk.keepAll || blockOn) return 2;
+        if (mk.hasTopK && topK.logit == -INFINITY) return 2;
         const int k1 = k0 + kTile - 1;
         int status = 0;
         if (mk.sinkTokens > 0) {
@@ -85,7 +88,7 @@ struct MaskMetricsOp {
             if (k0 >= lo && k1 <= hi) return 2;
             if (k1 >= lo && k0 <= hi) status = 1;
         }
-        if (mk.hasTopK || (mk.blockSize > 0 && !mk.blockPerTile)) status = 1;
+        if ((mk.hasTopK && topK.logit != INFINITY) || (mk.blockSize > 0 && !mk.blockPerTile)) status = 1;
         return status;
     }
 
@@ -117,7 +120,7 @@ struct MaskMetricsOp {
                 const int i = rowBase + (lane >> 2) + 8 * r;
                 const bool blockOn = mk.blockPerTile && i < seqLen &&
                                      mk.blocks[static_cast<size_t>(i / mk.blockSize) * mk.blockCols + kb * kTile / mk.blockSize];
-                const int status = tileStatus(mk, i, kb * kTile, blockOn);
+                const int status = tileStatus(mk, i, kb * kTile, blockOn, threshold[m][r]);
                 if (status == 2) {
                     recall[m][r] += tileMass[r];
                     kept[m][r] += tileCells[r];
@@ -198,6 +201,15 @@ __global__ void __launch_bounds__(kThreads) mask_metrics_kernel(HeadView h, Mask
             op.kept[m][r] = 0;
             op.threshold[m][r] = (m < a.count && a.masks[m].rowTopK && row) ? a.masks[m].rowTopK[headRows + i]
                                                                              : DeviceThreshold{INFINITY, -1};
+            // A row the top-k selection already summed: add its sums once (lane 0 of the row's
+            // quad) and keep nothing cell by cell.
+            if (m < a.count && a.rowKeptCells[m] && row && a.rowKeptCells[m][headRows + i] >= 0) {
+                if ((lane & 3) == 0) {
+                    op.recall[m][r] = a.rowKeptMass[m][headRows + i];
+                    op.kept[m][r] = a.rowKeptCells[m][headRows + i];
+                }
+                op.threshold[m][r] = DeviceThreshold{INFINITY, -1};
+            }
         }
     }
     rowSweep<T, D, false>(h, head, qb, denseBlocks(h, qb), smem, op);
@@ -205,7 +217,10 @@ __global__ void __launch_bounds__(kThreads) mask_metrics_kernel(HeadView h, Mask
     const size_t slot = static_cast<size_t>(head) * kMaxOverviewMasks;
     warpAtomicAdd(a.sinkSum + head, static_cast<double>(op.sink[0]) + op.sink[1]);
     warpAtomicAdd(a.entropySum + head, static_cast<double>(entropy));
-    for (int m = 0; m < a.count; ++m) {
+    // Unrolled: a runtime index would move the accumulator arrays to local memory for the whole kernel.
+#pragma unroll
+    for (int m = 0; m < kMaxOverviewMasks; ++m) {
+        if (m >= a.count) break;
         warpAtomicAdd(a.recallSum + slot + m, static_cast<double>(op.recall[m][0]) + op.recall[m][1]);
         warpAtomicAdd(a.keptSum + slot + m, static_cast<unsigned long long>(op.kept[m][0] + op.kept[m][1]));
     }

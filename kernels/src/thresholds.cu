@@ -1,7 +1,17 @@
-// Per-row top-k thresholds by radix selection: four 8-bit passes over the row's logits (as
-// order-preserving bits, -0 folded into +0) find the need-th largest logit exactly, and a fifth pass
-// walks keys in ascending order to find which of the tied keys is the need-th in the total order
-// (logit desc, key asc). O(T) memory; five QK^T sweeps. Also the small-k top-k collection.
+// Per-row top-k thresholds: the need-th key of a row in the total order (logit desc, key asc).
+//
+// Fast path, two QK^T sweeps (thresholds_binned_kernel): the first builds, per row, a histogram of
+// -log p = anchor - logit (anchor = the row's LSE) in 448 bins of 1/16 nat, which locates the bin
+// holding the need-th key and the rank inside it; the second collects that bin's few cells (logit,
+// key) into shared memory, where the exact need-th is picked by rank. A row whose target lies beyond
+// 28 nats below its LSE, or whose bin holds more cells than the candidate buffer, is marked
+// unresolved and finished by the exact radix select (thresholds_radix_kernel: four 8-bit passes over
+// the logits' order-preserving bits, -0 folded into +0, then a pass over keys in ascending order to
+// break ties), five sweeps. Both produce the same threshold; O(T) memory. Also the small-k top-k
+// collection.
+#include <climits>
+
+#include "cuda-check.h"
 #include "dispatch.cuh"
 #include "row-sweep.cuh"
 
@@ -10,6 +20,9 @@ namespace attnscope::cuda {
 namespace {
 
 __device__ __forceinline__ unsigned logitKey(float s) { return orderedBits(__fadd_rn(s, 0.0f)); }
+
+// Marks a row the binned kernel could not finish (DeviceThreshold::key).
+constexpr int kUnresolved = INT_MIN;
 
 // kPacked (T < 65536): two 16-bit bin counts per word (a row's bin never exceeds T), half the
 // shared memory, so two CTAs fit per SM instead of one.
@@ -101,8 +114,11 @@ struct TieOp {
     }
 };
 
+// Rows whose out entry the binned kernel marked unresolved (every row with need > 0 when
+// onlyUnresolved is false).
 template <typename T, int D, bool kPacked>
-__global__ void __launch_bounds__(kThreads) thresholds_kernel(HeadView h, const int* need, DeviceThreshold* out) {
+__global__ void __launch_bounds__(kThreads) thresholds_radix_kernel(HeadView h, const int* need, bool onlyUnresolved,
+                                                                    DeviceThreshold* out) {
     extern __shared__ __align__(16) unsigned char smem[];
     using Shared = ThresholdShared<kPacked>;
     Shared* sh = reinterpret_cast<Shared*>(smem + rowSweepSmemBytes<T, D, false>());
@@ -111,7 +127,8 @@ __global__ void __launch_bounds__(kThreads) thresholds_kernel(HeadView h, const 
     out += static_cast<size_t>(head) * h.rowsPadded;
     if (threadIdx.x < kTile) {
         const int i = qb * kTile + threadIdx.x;
-        sh->need[threadIdx.x] = i < h.seqLen ? need[i] : 0;
+        const bool open = i < h.seqLen && (!onlyUnresolved || out[i].key == kUnresolved);
+        sh->need[threadIdx.x] = open ? need[i] : 0;
         sh->prefix[threadIdx.x] = 0;
         sh->running[threadIdx.x] = 0;
         sh->found[threadIdx.x] = -1;
@@ -150,6 +167,232 @@ __global__ void __launch_bounds__(kThreads) thresholds_kernel(HeadView h, const 
         const int r = threadIdx.x;
         const int i = qb * kTile + r;
         if (i < h.seqLen && sh->need[r] > 0) out[i] = DeviceThreshold{fromOrderedBits(sh->prefix[r]), sh->found[r]};
+    }
+}
+
+
+// ---- fast path: histogram of -log p, then the target bin's candidates ---------------------------
+
+// Bins of 1/16 nat: -log p in [0, 28); the last one is "beyond". 448 bins (not 512) keep the
+// histogram small enough for two CTAs per SM with bf16/fp16 d = 128.
+constexpr int kBins = 448;
+constexpr float kBinsPerNat = 16.0f;
+
+// The bin of a logit below its row's anchor: non-decreasing as the logit falls (a float subtraction
+// is monotone), so a bin holds a contiguous stretch of the row's order. Logits above the anchor (the
+// LSE is >= every logit up to rounding) go to bin 0.
+__device__ __forceinline__ int logitBin(float anchor, float logit) {
+    return __float2int_rz(fminf(fmaxf(anchor - logit, 0.0f) * kBinsPerNat, static_cast<float>(kBins - 1)));
+}
+
+struct Candidate {
+    float logit;
+    int key;
+};
+
+// kPacked (T < 65536): two 16-bit counts per word, 56 KiB for 64 rows. The histogram's memory
+// holds the candidates in the second sweep.
+template <bool kPacked>
+struct BinnedShared {
+    static constexpr int kRowWords = (kPacked ? kBins / 2 : kBins) + 1;  // +1: rows start in different banks
+    static constexpr int kCapacity = kRowWords * 4 / static_cast<int>(sizeof(Candidate));  // candidates per row
+    union {
+        unsigned hist[kTile][kRowWords];
+        Candidate candidates[kTile][kCapacity];
+    };
+    float anchor[kTile];
+    int need[kTile];    // rank still to find inside the target bin (1-based); <= 0: no work
+    int target[kTile];  // target bin, -1 when the row has no work or is unresolved
+    int count[kTile];   // candidates collected
+    float keptMass[kTile];  // optional: dense mass of the row's kept keys
+    int keptCells[kTile];
+    __device__ __forceinline__ void add(int r, unsigned bin) {
+        if constexpr (kPacked) atomicAdd(&hist[r][bin >> 1], 1u << (16u * (bin & 1u)));
+        else atomicAdd(&hist[r][bin], 1u);
+    }
+    __device__ __forceinline__ unsigned binCount(int r, int bin) const {
+        if constexpr (kPacked) return (hist[r][bin >> 1] >> (16u * (bin & 1u))) & 0xFFFFu;
+        else return hist[r][bin];
+    }
+};
+
+template <bool kPacked>
+struct HistogramOp {
+    BinnedShared<kPacked>* sh;
+    float anchor[2];
+    bool active[2];
+    __device__ __forceinline__ void tile(float s[8][4], int, const void*, float*) {
+        const int lane = threadIdx.x & 31;
+        const int warp = threadIdx.x >> 5;
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            if (!active[half]) continue;
+            const int r = warp * 16 + (lane >> 2) + 8 * half;
+#pragma unroll
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int c = 2 * half; c < 2 * half + 2; ++c) {
+                    if (s[n][c] == -INFINITY) continue;
+                    const int bin = logitBin(anchor[half], s[n][c]);
+                    if (bin < kBins - 1) sh->add(r, static_cast<unsigned>(bin));  // the last bin is implied
+                }
+        }
+    }
+};
+
+// Collects the target bin's cells; with kMass also sums p = exp(logit - LSE) and counts the cells
+// of the bins above the target (all kept).
+template <bool kPacked, bool kMass>
+struct CandidateOp {
+    BinnedShared<kPacked>* sh;
+    float anchor[2];
+    int target[2];
+    float mass[2] = {0.0f, 0.0f};
+    int cells[2] = {0, 0};
+    __device__ __forceinline__ void tile(float s[8][4], int kb, const void*, float*) {
+        const int lane = threadIdx.x & 31;
+        const int warp = threadIdx.x >> 5;
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            if (target[half] < 0) continue;
+            const int r = warp * 16 + (lane >> 2) + 8 * half;
+            const float lse2 = anchor[half] * kLog2e;
+#pragma unroll
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int c = 2 * half; c < 2 * half + 2; ++c) {
+                    if (s[n][c] == -INFINITY) continue;
+                    const int bin = logitBin(anchor[half], s[n][c]);
+                    if (kMass && bin < target[half]) {
+                        mass[half] += fastExp2(fmaf(s[n][c], kLog2e, -lse2));
+                        cells[half] += 1;
+                    }
+                    if (bin != target[half]) continue;
+                    const int slot = atomicAdd(&sh->count[r], 1);
+                    if (slot < BinnedShared<kPacked>::kCapacity)
+                        sh->candidates[r][slot] = Candidate{s[n][c], kb * kTile + fragCol(lane, n, c)};
+                }
+        }
+    }
+};
+
+// a before b in the selection order (logit desc, key asc); -0 and +0 compare equal, as in
+// passesThreshold.
+__device__ __forceinline__ bool precedes(const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.key < b.key);
+}
+
+// kMass: also writes, per finished row, the dense mass of its kept keys and their count
+// (keptMass / keptCells [qHeads, rowsPadded]); rows left to the radix kernel are not written.
+template <typename T, int D, bool kPacked, bool kMass>
+__global__ void __launch_bounds__(kThreads) thresholds_binned_kernel(HeadView h, const int* need, const float* anchor,
+                                                                     DeviceThreshold* out, float* keptMass,
+                                                                     int* keptCells) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    using Shared = BinnedShared<kPacked>;
+    Shared* sh = reinterpret_cast<Shared*>(smem + rowSweepSmemBytes<T, D, false>());
+    const int qb = blockIdx.x;
+    const int head = blockIdx.y;  // every head uses the same budgets; each writes its own thresholds
+    out += static_cast<size_t>(head) * h.rowsPadded;
+    anchor += static_cast<size_t>(head) * h.rowsPadded;
+    if (threadIdx.x < kTile) {
+        const int i = qb * kTile + threadIdx.x;
+        sh->need[threadIdx.x] = i < h.seqLen ? need[i] : 0;
+        sh->anchor[threadIdx.x] = i < h.seqLen ? anchor[i] : 0.0f;
+        sh->target[threadIdx.x] = -1;
+        sh->count[threadIdx.x] = 0;
+        sh->keptMass[threadIdx.x] = 0.0f;
+        sh->keptCells[threadIdx.x] = 0;
+    }
+    for (int idx = threadIdx.x; idx < kTile * Shared::kRowWords; idx += kThreads) (&sh->hist[0][0])[idx] = 0u;
+    const bool any = __syncthreads_or(threadIdx.x < kTile && sh->need[threadIdx.x] > 0);
+    if (!any) return;
+    const BlockSource src = denseBlocks(h, qb);
+    const int lane = threadIdx.x & 31;
+    const int warpRow = (threadIdx.x >> 5) * 16 + (lane >> 2);
+
+    HistogramOp<kPacked> histogram{sh};
+    for (int half = 0; half < 2; ++half) {
+        histogram.anchor[half] = sh->anchor[warpRow + 8 * half];
+        histogram.active[half] = sh->need[warpRow + 8 * half] > 0;
+    }
+    rowSweep<T, D, false>(h, head, qb, src, smem, histogram);
+    __syncthreads();
+
+    // Walk the bins from the top of the row: the need-th key lies in the first bin where the running
+    // count reaches need. Rows that cannot finish here are left to the radix kernel.
+    bool collect = false;
+    if (threadIdx.x < kTile) {
+        const int r = threadIdx.x;
+        const int i = qb * kTile + r;
+        if (sh->need[r] > 0) {
+            const int wanted = sh->need[r];
+            int running = 0, bin = 0;
+            for (; bin < kBins - 1; ++bin) {
+                const int c = static_cast<int>(sh->binCount(r, bin));
+                if (running + c >= wanted) {
+                    if (c <= Shared::kCapacity) {
+                        sh->target[r] = bin;
+                        sh->need[r] = wanted - running;
+                        collect = true;
+                    }
+                    break;
+                }
+                running += c;
+            }
+            if (sh->target[r] < 0) out[i] = DeviceThreshold{0.0f, kUnresolved};
+        }
+    }
+    if (!__syncthreads_or(collect)) return;  // the histogram's memory becomes the candidate buffer
+
+    CandidateOp<kPacked, kMass> candidates{sh};
+    for (int half = 0; half < 2; ++half) {
+        candidates.anchor[half] = sh->anchor[warpRow + 8 * half];
+        candidates.target[half] = sh->target[warpRow + 8 * half];
+    }
+    rowSweep<T, D, false>(h, head, qb, src, smem, candidates);
+    if constexpr (kMass) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const float m = quadSum(candidates.mass[half]);
+            const int c = __shfl_xor_sync(0xffffffffu, candidates.cells[half], 1) + candidates.cells[half];
+            const int cells = __shfl_xor_sync(0xffffffffu, c, 2) + c;
+            if ((lane & 3) == 0) {
+                sh->keptMass[warpRow + 8 * half] = m;  // each row belongs to one quad
+                sh->keptCells[warpRow + 8 * half] = cells;
+            }
+        }
+    }
+    __syncthreads();
+    // Both sweeps compute identical logits, so the bin holds what the histogram counted; should it
+    // not, the row goes to the radix kernel rather than read a clipped buffer.
+    if (threadIdx.x < kTile && sh->target[threadIdx.x] >= 0 && sh->count[threadIdx.x] > Shared::kCapacity) {
+        sh->target[threadIdx.x] = -1;
+        out[qb * kTile + threadIdx.x] = DeviceThreshold{0.0f, kUnresolved};
+    }
+    __syncthreads();
+
+    // The candidate with exactly need - 1 others before it is the threshold.
+    for (int idx = threadIdx.x; idx < kTile * Shared::kCapacity; idx += kThreads) {
+        const int r = idx / Shared::kCapacity, a = idx % Shared::kCapacity;
+        if (sh->target[r] < 0 || a >= sh->count[r]) continue;
+        const Candidate me = sh->candidates[r][a];
+        int before = 0;
+        for (int b = 0; b < sh->count[r]; ++b) before += precedes(sh->candidates[r][b], me) ? 1 : 0;
+        if (before == sh->need[r] - 1) out[qb * kTile + r] = DeviceThreshold{me.logit, me.key};
+        if (kMass && before < sh->need[r]) {
+            atomicAdd(&sh->keptMass[r], fastExp2(fmaf(me.logit, kLog2e, -sh->anchor[r] * kLog2e)));
+            atomicAdd(&sh->keptCells[r], 1);
+        }
+    }
+    if constexpr (kMass) {
+        __syncthreads();
+        const int r = threadIdx.x;
+        const size_t at = static_cast<size_t>(head) * h.rowsPadded + qb * kTile + r;
+        if (r < kTile && sh->target[r] >= 0) {
+            keptMass[at] = sh->keptMass[r];
+            keptCells[at] = sh->keptCells[r];
+        }
     }
 }
 
@@ -195,20 +438,33 @@ __global__ void __launch_bounds__(kThreads) topk_collect_kernel(HeadView h, cons
 
 }  // namespace
 
-void launchRowThresholds(Element e, int D, const HeadView& h, const int* need, DeviceThreshold* out,
-                         cudaStream_t stream) {
+void launchRowThresholds(Element e, int D, const HeadView& h, const int* need, const float* rowLse,
+                         DeviceThreshold* out, cudaStream_t stream, float* keptMass, int* keptCells) {
+    DeviceBuffer<float> ownLse, ownEntropy;
+    if (!rowLse) {
+        ownLse = DeviceBuffer<float>(static_cast<size_t>(h.qHeads) * h.rowsPadded, "row LSE");
+        ownEntropy = DeviceBuffer<float>(static_cast<size_t>(h.qHeads) * h.rowsPadded, "row entropy");
+        launchRowLse(e, D, h, ownLse.get(), ownEntropy.get(), stream);
+        rowLse = ownLse.get();
+    }
     dispatchElement(e, [&]<typename T>() {
         dispatchHeadDim(D, [&]<int kD>() {
             const dim3 grid(h.rowsPadded / kTile, h.qHeads);
-            if (h.seqLen < 65536) {
-                const size_t bytes = rowSweepSmemBytes<T, kD, false>() + sizeof(ThresholdShared<true>);
-                allowSharedMemory(thresholds_kernel<T, kD, true>, bytes);
-                thresholds_kernel<T, kD, true><<<grid, kThreads, bytes, stream>>>(h, need, out);
-            } else {
-                const size_t bytes = rowSweepSmemBytes<T, kD, false>() + sizeof(ThresholdShared<false>);
-                allowSharedMemory(thresholds_kernel<T, kD, false>, bytes);
-                thresholds_kernel<T, kD, false><<<grid, kThreads, bytes, stream>>>(h, need, out);
-            }
+            auto run = [&]<bool kPacked, bool kMass>() {
+                const size_t binned = rowSweepSmemBytes<T, kD, false>() + sizeof(BinnedShared<kPacked>);
+                allowSharedMemory(thresholds_binned_kernel<T, kD, kPacked, kMass>, binned);
+                thresholds_binned_kernel<T, kD, kPacked, kMass>
+                    <<<grid, kThreads, binned, stream>>>(h, need, rowLse, out, keptMass, keptCells);
+                // Finishes the rows the binned pass left unresolved; CTAs without any return at once.
+                const size_t radix = rowSweepSmemBytes<T, kD, false>() + sizeof(ThresholdShared<kPacked>);
+                allowSharedMemory(thresholds_radix_kernel<T, kD, kPacked>, radix);
+                thresholds_radix_kernel<T, kD, kPacked><<<grid, kThreads, radix, stream>>>(h, need, true, out);
+            };
+            const bool packed = h.seqLen < 65536, mass = keptMass != nullptr;
+            if (packed && mass) run.template operator()<true, true>();
+            else if (packed) run.template operator()<true, false>();
+            else if (mass) run.template operator()<false, true>();
+            else run.template operator()<false, false>();
         });
     });
     checkLaunch("row thresholds");

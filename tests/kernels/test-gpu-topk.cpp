@@ -62,6 +62,51 @@ TEST_P(GpuTopK, SmallKMatchesCpuReference) {
     }
 }
 
+// Rows the two-sweep selection cannot finish itself and hands to the radix select: targets more
+// than 32 nats below the row's LSE, and bins holding more tied cells than the candidate buffer.
+// Logits here are exact (integer-valued bf16), so thresholds must equal the CPU's bit for bit.
+HeadTensors structuredHead(int T, bool tiedKeys) {
+    HeadTensors h;
+    h.seqLen = T;
+    h.headDim = 64;
+    h.valueDim = 64;
+    h.storage = StorageType::BFloat16;
+    h.config.causal = true;
+    h.config.softmaxScale = 0.125f;
+    h.q.assign(static_cast<size_t>(T) * 64, 0.0f);
+    h.k.assign(static_cast<size_t>(T) * 64, 0.0f);
+    h.v.assign(static_cast<size_t>(T) * 64, 1.0f);
+    for (int i = 0; i < T; ++i)
+        for (int c = 0; c < 4; ++c) {
+            h.q[static_cast<size_t>(i) * 64 + c] = 2.0f;
+            // logit(i, j) = (j % 50) nats: 50 levels 1 nat apart, each tied ~T/50 times; or all equal
+            h.k[static_cast<size_t>(i) * 64 + c] = tiedKeys ? 1.0f : static_cast<float>(i % 50);
+        }
+    return h;
+}
+
+TEST(GpuTopKSelection, DeepTargetsAndLargeTiesMatchCpuReference) {
+    ATTNSCOPE_REQUIRE_GPU(gpu);
+    for (bool tied : {false, true}) {
+        SCOPED_TRACE(tied ? "all keys tied" : "logits spread over 50 nats");
+        const HeadTensors head = structuredHead(700, tied);
+        std::vector<int32_t> keep(head.seqLen);
+        for (int i = 0; i < head.seqLen; ++i) keep[i] = (i * 37) % (i + 2);  // 0 .. i + 1 (= visible)
+        const std::vector<RowThreshold> c = cpuBackend().computeRowThresholds(head, keep);
+        const std::vector<RowThreshold> g = gpu->computeRowThresholds(head, keep);
+        ASSERT_EQ(g.size(), c.size());
+        int deep = 0;
+        for (int i = 0; i < head.seqLen; ++i) {
+            EXPECT_EQ(g[i].thresholdLogit, c[i].thresholdLogit) << "row " << i << " keep " << keep[i];
+            EXPECT_EQ(g[i].thresholdKey, c[i].thresholdKey) << "row " << i << " keep " << keep[i];
+            deep += !tied && std::isfinite(c[i].thresholdLogit) && c[i].thresholdLogit < (i >= 49 ? 49.0f : i) - 33.0f;
+        }
+        if (!tied) {
+            EXPECT_GT(deep, 50) << "the case must reach targets beyond the histogram";
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, GpuTopK,
                          ::testing::Values(makeCase(64, 32, StorageType::BFloat16, true, 0, 0.0f, 41),
                                            makeCase(1000, 128, StorageType::BFloat16, true, 0, 0.0f, 42),
