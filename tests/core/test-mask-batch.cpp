@@ -1,11 +1,13 @@
 // The CPU backend's one-pass evaluateMaskBatch against Backend's reference implementation (one
 // evaluateVariant per plan and per budget, bisection for the needed budget) on synthetic heads:
 // density, recall, output error and Jaccard bit for bit, oracle recall to rounding (it is summed in a
-// different order), the same needed budgets and densities.
+// different order), the same needed budgets and densities; kept key sets (KV eviction) bit for bit
+// against the reference and analysis::evaluateKeptSet.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "attnscope/analysis/analysis-common.h"
 #include "attnscope/cpu-backend.h"
 #include "attnscope/variant.h"
 #include "brute-force-reference.h"
@@ -109,6 +111,60 @@ TEST(MaskBatch, SweepWithoutTargetHasNoNeededBudget) {
         EXPECT_EQ(s.neededBudget, -1);
         EXPECT_TRUE(std::isnan(s.neededDensity));
     }
+}
+
+TEST(MaskBatch, KeptKeySetsEqualReferenceAndEvaluateKeptSet) {
+    struct Case {
+        const char* name;
+        HeadTensors head;
+    };
+    const std::vector<Case> cases = {
+        {"random causal T=150", testing::randomHead(150, 16, 12, true, 41, 1.5f)},
+        {"random bidirectional T=133", testing::randomHead(133, 8, 40, false, 42, 2.0f)},
+        {"random causal, native window 50, softcap, T=120", testing::randomHead(120, 8, 8, true, 43, 2.0f, 50, 5.0f)},
+        {"integer ties causal T=90", testing::integerHead(90, 4, true, 44, 1)},
+        {"random bidirectional T=600 (observed rows in several chunks)", testing::randomHead(600, 8, 8, false, 46, 1.5f)},
+    };
+    for (const Case& c : cases) {
+        CpuBackend cpu(2);
+        const int T = c.head.seqLen;
+        const HeadStatistics dense = cpu.computeStatistics(c.head, {});
+        std::vector<std::vector<int32_t>> sets = {{}, {0}, {1, 7, 30, T - 2}, {T - 1}};
+        std::vector<int32_t> all(T), even, front, spread;
+        for (int j = 0; j < T; ++j) all[j] = j;
+        for (int j = 0; j < T; j += 2) even.push_back(j);
+        for (int j = 0; j < T / 3; ++j) front.push_back(j);
+        for (int j = 3; j < T; j += 7) spread.push_back(j);
+        sets.insert(sets.end(), {all, even, front, spread});
+        for (int rowBegin : {0, T - 10, T - 1, T, T + 5, -3}) {
+            MaskBatch batch;
+            batch.keptSets.rowBegin = rowBegin;
+            batch.keptSets.sets = sets;
+            if (rowBegin == T - 10) batch.plans.push_back(VariantPlan{});  // a plan in the same batch
+            const MaskBatchResult fast = cpu.evaluateMaskBatch(c.head, dense, batch);
+            const MaskBatchResult ref = cpu.Backend::evaluateMaskBatch(c.head, dense, batch);
+            ASSERT_EQ(fast.keptSets.size(), sets.size());
+            ASSERT_EQ(ref.keptSets.size(), sets.size());
+            ASSERT_EQ(fast.plans.size(), batch.plans.size());
+            for (size_t p = 0; p < batch.plans.size(); ++p) expectSameMetrics(fast.plans[p], ref.plans[p], c.name);
+            for (size_t k = 0; k < sets.size(); ++k) {
+                const std::string what = std::string(c.name) + ", rows from " + std::to_string(rowBegin) + ", set " +
+                                         std::to_string(k);
+                EXPECT_EQ(fast.keptSets[k].retainedMass, ref.keptSets[k].retainedMass) << what;
+                EXPECT_EQ(fast.keptSets[k].outputError, ref.keptSets[k].outputError) << what;
+                const analysis::KeptSetMetrics m = analysis::evaluateKeptSet(cpu, c.head, dense, sets[k], rowBegin);
+                EXPECT_EQ(fast.keptSets[k].retainedMass, m.retainedMass) << what;
+                EXPECT_EQ(fast.keptSets[k].outputError, m.outputError) << what;
+            }
+        }
+    }
+    CpuBackend cpu(1);
+    const HeadTensors head = testing::randomHead(40, 8, 8, true, 45);
+    const HeadStatistics dense = cpu.computeStatistics(head, {});
+    MaskBatch unsorted;
+    unsorted.keptSets.sets = {{3, 2}};
+    EXPECT_THROW(cpu.evaluateMaskBatch(head, dense, unsorted), std::invalid_argument);
+    EXPECT_THROW(cpu.Backend::evaluateMaskBatch(head, dense, unsorted), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // KV eviction replay (see kv-eviction.h). Scores are computed from Backend products only (column sums,
 // exact attention rows from tiles) or from K directly (norms, cosines: O(T d)); the restricted attention
-// is a Backend::evaluateVariant with columns = kept set. Policy definitions and their sources:
+// on the observed rows is measured by Backend::evaluateMaskBatch (kept key sets), every policy and budget
+// of one head in one call, with the metrics of evaluateKeptSet. Policy definitions and their sources:
 //   StreamingLLM  Xiao et al., ICLR 2024, arXiv:2309.17453 — first n_sink tokens + the most recent ones.
 //   H2O           Zhang et al., NeurIPS 2023, arXiv:2306.14048 — heavy hitters by accumulated attention
 //                 sum_i A_ij over the prefill queries + a recent window (half the budget each).
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <stdexcept>
 
@@ -159,6 +161,7 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
             StatisticsRequest request;
             request.output = false;
             request.columnSums = false;
+            request.blocks = false;
             const HeadStatistics dense = backend.computeStatistics(head, request, job);
             const std::vector<float> row = denseAttentionRows(backend, head, dense, 0, 1, job);
             if (clsScores.empty()) clsScores.assign(row.size(), 0.0);
@@ -200,7 +203,9 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
             } else if (layer.heads.back().seqLen != T) {
                 throw std::invalid_argument("eviction analysis: heads of one model must share the sequence length");
             }
-            layer.dense.push_back(backend.computeStatistics(layer.heads.back(), {}, job));
+            StatisticsRequest request;  // row LSE, output and column sums; the block grid serves no eviction tile
+            request.blocks = false;
+            layer.dense.push_back(backend.computeStatistics(layer.heads.back(), request, job));
         }
         const int window = std::clamp(options.observationWindow, 1, std::max(1, T / 4));
         const std::vector<int> seen = queriesSeeingKey(layer.heads[0].config, T);
@@ -322,12 +327,37 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
             for (int h = 0; h < H; ++h) {
                 HeadEviction& e = run.heads[l][h];
                 e.kept = std::move(kept[h]);
-                if (static_cast<int>(e.kept.size()) == T) {
+                for (int32_t j : e.kept) run.survival[static_cast<size_t>(l) * T + j] += 1.0 / H;
+            }
+        }
+        // Every run's kept set of a head measured in one Backend::evaluateMaskBatch (the CPU backend computes
+        // the observed rows' logits once for all of them); equal sets (SnapKV and PyramidKV at the same
+        // budget, FastV before its layer, ...) are measured once. Full sets keep all the mass exactly.
+        for (int h = 0; h < H; ++h) {
+            throwIfCancelled(job);
+            MaskBatch batch;
+            batch.keptSets.rowBegin = report.observedBegin;
+            std::vector<size_t> slot(report.runs.size(), SIZE_MAX);
+            for (size_t r = 0; r < report.runs.size(); ++r) {
+                const std::vector<int32_t>& k = report.runs[r].heads[l][h].kept;
+                if (static_cast<int>(k.size()) == T) continue;
+                const auto& sets = batch.keptSets.sets;
+                slot[r] = static_cast<size_t>(std::find(sets.begin(), sets.end(), k) - sets.begin());
+                if (slot[r] == sets.size()) batch.keptSets.sets.push_back(k);
+            }
+            const std::vector<KeptKeyMetrics> measured =
+                batch.keptSets.sets.empty() ? std::vector<KeptKeyMetrics>{}
+                                            : backend.evaluateMaskBatch(layer.heads[h], layer.dense[h], batch, job).keptSets;
+            for (size_t r = 0; r < report.runs.size(); ++r) {
+                HeadEviction& e = report.runs[r].heads[l][h];
+                if (slot[r] == SIZE_MAX) {
                     e.metrics = {1.0, 0.0, T, T - report.observedBegin};
                 } else {
-                    e.metrics = evaluateKeptSet(backend, layer.heads[h], layer.dense[h], e.kept, report.observedBegin, job);
+                    e.metrics.retainedMass = measured[slot[r]].retainedMass;
+                    e.metrics.outputError = measured[slot[r]].outputError;
+                    e.metrics.keptKeys = static_cast<int>(e.kept.size());
+                    e.metrics.observedRows = T - report.observedBegin;
                 }
-                for (int32_t j : e.kept) run.survival[static_cast<size_t>(l) * T + j] += 1.0 / H;
             }
         }
         if (l == options.fastvLayer) {

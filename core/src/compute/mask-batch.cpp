@@ -1,7 +1,9 @@
 // The reference Backend::evaluateMaskBatch (see backend.h): one evaluateVariant per plan and per swept
 // budget; the needed budget is bracketed by the swept budgets, then bisected over the integer budget
-// (recall does not decrease with the budget for nested masks). Backends override it with a one-pass
-// version and are tested against this one.
+// (recall does not decrease with the budget for nested masks); kept key sets as analysis::evaluateKeptSet
+// measures them (one evaluateVariant per set, all T rows, then the sums over the observed rows). Backends
+// override it with a one-pass version and are tested against this one.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -64,7 +66,45 @@ MaskBatchResult Backend::evaluateMaskBatch(const HeadTensors& head, const HeadSt
         r.neededBudget = hi;
         r.neededDensity = hiMetrics.density;
     }
+    const KeptKeySets& kept = batch.keptSets;
+    const int T = head.seqLen;
+    const int dv = head.valueDim;
+    const int rowBegin = std::clamp(kept.rowBegin, 0, T);
+    for (const std::vector<int32_t>& set : kept.sets) {
+        validateKeptKeySet(set);
+        KeptKeyMetrics& m = result.keptSets.emplace_back();
+        if (rowBegin == T) continue;
+        VariantEvaluation eval;
+        if (set.empty()) {
+            // An empty columns list means "no column component", i.e. nothing kept: the output is zero.
+            eval.rowNormalizer.assign(T, -INFINITY);
+            eval.output.assign(static_cast<size_t>(T) * dv, 0.0f);
+        } else {
+            VariantPlan plan;
+            plan.mask.columns = set;
+            eval = evaluateVariant(head, dense, plan, job);
+        }
+        double mass = 0.0, diff2 = 0.0, ref2 = 0.0;
+        for (int i = rowBegin; i < T; ++i) {
+            const double lse = eval.rowNormalizer[i];
+            mass += std::isfinite(lse) ? std::min(1.0, std::exp(lse - dense.rowLse[i])) : 0.0;
+            for (int c = 0; c < dv; ++c) {
+                const double o = dense.output[static_cast<size_t>(i) * dv + c];
+                const double d = eval.output[static_cast<size_t>(i) * dv + c] - o;
+                diff2 += d * d;
+                ref2 += o * o;
+            }
+        }
+        m.retainedMass = mass / (T - rowBegin);
+        m.outputError = ref2 > 0.0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+    }
     return result;
+}
+
+void validateKeptKeySet(const std::vector<int32_t>& set) {
+    for (size_t r = 1; r < set.size(); ++r)
+        if (set[r] <= set[r - 1])
+            throw std::invalid_argument("mask batch: a kept key set must be strictly increasing");
 }
 
 }  // namespace attnscope

@@ -1,4 +1,5 @@
-// CpuBackend::evaluateMaskBatch: every plan and every swept budget of one head in one pass over the rows.
+// CpuBackend::evaluateMaskBatch: every plan and every swept budget of one head in one pass over the rows,
+// and the kept key sets in one pass over their observed rows.
 // Per row the logits, the dense weights A_ij = exp(s_ij - LSE_i) and the row's total order are computed
 // once; each mask then adds its row terms exactly as evaluateVariant does (masked-row.h), so density,
 // recall, output error and Jaccard equal evaluateVariant's bit for bit; oracle recall sums the same
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "attnscope/cpu-backend.h"
@@ -181,6 +183,99 @@ void findNeededBudget(const BudgetSweep& sweep, const BudgetRanking& ranking, co
     result.neededDensity = static_cast<double>(kept[e]) / static_cast<double>(visibleCells);
 }
 
+// Kept key sets on the observed rows [rowBegin, T): per row the logits and the dense weights once, then per
+// set the kept keys of the row (the set's keys inside the visible range: a subrange of the sorted set) summed
+// as evaluateVariant sums them (keptMax, exp(s - keptMax) = A_ij * exp(LSE_i - keptMax), sum and weighted
+// values in key order, fp32 output), so the normalizers and outputs are evaluateVariant's bit for bit. Rows
+// run in parallel in chunks; after each chunk the metric sums go on in row order, then column order, as in
+// analysis::evaluateKeptSet. Cost: (observed rows) x (T d + sum over sets of kept keys x dv), against
+// sets x T^2 d for one evaluateVariant per set; memory: one chunk's outputs per set.
+constexpr int kKeptRowsPerTask = 8;     // observed windows are short (64 rows): small tasks keep the workers busy
+constexpr int kKeptRowsPerChunk = 256;  // rows whose outputs are held at once
+
+std::vector<KeptKeyMetrics> evaluateKeptSets(const HeadTensors& head, const HeadStatistics& dense,
+                                             const KeptKeySets& batch, int threads, JobControl* job) {
+    const int T = head.seqLen;
+    const int dv = head.valueDim;
+    const size_t sets = batch.sets.size();
+    for (const std::vector<int32_t>& set : batch.sets) validateKeptKeySet(set);
+    std::vector<KeptKeyMetrics> result(sets);
+    const int rowBegin = std::clamp(batch.rowBegin, 0, T);
+    const int rows = T - rowBegin;
+    if (sets == 0 || rows == 0) return result;
+
+    // Per (set, row of the chunk): the normalizer and the fp32 output row, as evaluateVariant stores them.
+    const int chunkRows = std::min(rows, kKeptRowsPerChunk);
+    std::vector<double> normalizer(sets * chunkRows);
+    std::vector<float> output(sets * chunkRows * dv);
+    std::vector<double> mass(sets, 0.0), diff2(sets, 0.0), ref2(sets, 0.0);
+    struct Scratch {
+        std::vector<float> logits;  // [T], by key index
+        std::vector<double> dense;  // [T], by key index
+        std::vector<double> out;    // [dv]
+    };
+    const int totalTasks = (rows + kKeptRowsPerTask - 1) / kKeptRowsPerTask;
+    const int workers = std::max(1, std::min(threads, totalTasks));
+    std::vector<Scratch> scratch(workers, Scratch{std::vector<float>(T), std::vector<double>(T), std::vector<double>(dv)});
+    std::atomic<int> doneTasks{0};
+
+    for (int chunkBegin = rowBegin; chunkBegin < T; chunkBegin += chunkRows) {
+        const int chunkEnd = std::min(T, chunkBegin + chunkRows);
+        const int tasks = (chunkEnd - chunkBegin + kKeptRowsPerTask - 1) / kKeptRowsPerTask;
+        cpu::parallelFor(workers, tasks, [&](int worker, int task) {
+            throwIfCancelled(job);
+            Scratch& s = scratch[worker];
+            const int taskEnd = std::min(chunkEnd, chunkBegin + (task + 1) * kKeptRowsPerTask);
+            for (int i = chunkBegin + task * kKeptRowsPerTask; i < taskEnd; ++i) {
+                const KeyRange range = visibleKeys(head.config, T, i);
+                const double lse = dense.rowLse[i];
+                cpu::computeRowLogits(head, i, range, s.logits.data() + range.begin);
+                for (int j = range.begin; j < range.end; ++j) s.dense[j] = std::exp(static_cast<double>(s.logits[j]) - lse);
+                for (size_t k = 0; k < sets; ++k) {
+                    const std::vector<int32_t>& set = batch.sets[k];
+                    const auto first = std::lower_bound(set.begin(), set.end(), range.begin);
+                    const auto last = std::lower_bound(first, set.end(), range.end);
+                    const int m = static_cast<int>(last - first);
+                    const size_t slot = k * chunkRows + (i - chunkBegin);
+                    float* o = output.data() + slot * dv;
+                    if (m == 0) {
+                        normalizer[slot] = -std::numeric_limits<double>::infinity();
+                        std::fill(o, o + dv, 0.0f);
+                        continue;
+                    }
+                    const int32_t* keys = &*first;
+                    float keptMax = -std::numeric_limits<float>::infinity();
+                    for (int r = 0; r < m; ++r) keptMax = std::max(keptMax, s.logits[keys[r]]);
+                    std::fill(s.out.begin(), s.out.end(), 0.0);
+                    const double sumExp = cpu::accumulateScaledRows(s.out.data(), s.dense.data(), std::exp(lse - keptMax),
+                                                                    keys, head.v.data(), m, dv);
+                    normalizer[slot] = keptMax + std::log(sumExp);
+                    for (int c = 0; c < dv; ++c) o[c] = static_cast<float>(s.out[c] / sumExp);
+                }
+            }
+            reportProgress(job, "kept sets", static_cast<double>(++doneTasks) / totalTasks);
+        });
+        for (size_t k = 0; k < sets; ++k)
+            for (int i = chunkBegin; i < chunkEnd; ++i) {
+                const size_t slot = k * chunkRows + (i - chunkBegin);
+                const double z = normalizer[slot];
+                mass[k] += std::isfinite(z) ? std::min(1.0, std::exp(z - dense.rowLse[i])) : 0.0;
+                const float* o = output.data() + slot * dv;
+                for (int c = 0; c < dv; ++c) {
+                    const double ref = dense.output[static_cast<size_t>(i) * dv + c];
+                    const double d = o[c] - ref;
+                    diff2[k] += d * d;
+                    ref2[k] += ref * ref;
+                }
+            }
+    }
+    for (size_t k = 0; k < sets; ++k) {
+        result[k].retainedMass = mass[k] / rows;
+        result[k].outputError = ref2[k] > 0.0 ? std::sqrt(diff2[k] / ref2[k]) : std::sqrt(diff2[k]);
+    }
+    return result;
+}
+
 }  // namespace
 
 MaskBatchResult CpuBackend::evaluateMaskBatch(const HeadTensors& head, const HeadStatistics& dense,
@@ -221,6 +316,12 @@ MaskBatchResult CpuBackend::evaluateMaskBatch(const HeadTensors& head, const Hea
         slots += r.budgets.size();
     }
 
+    MaskBatchResult result;
+    result.keptSets = evaluateKeptSets(head, dense, batch.keptSets, m_threads, job);
+    result.plans.resize(batch.plans.size());
+    result.sweeps.resize(batch.sweeps.size());
+    if (slots == 0 && sweeps.empty() && rest.plans.empty() && rest.sweeps.empty()) return result;  // kept sets only
+
     std::vector<cpu::RowTerms> terms(static_cast<size_t>(T) * slots);
     std::vector<double> referenceSq(T, 0.0);
     std::vector<int> visible(T, 0);
@@ -260,9 +361,6 @@ MaskBatchResult CpuBackend::evaluateMaskBatch(const HeadTensors& head, const Hea
         reportProgress(job, "masks", static_cast<double>(++doneTasks) / tasks);
     });
 
-    MaskBatchResult result;
-    result.plans.resize(batch.plans.size());
-    result.sweeps.resize(batch.sweeps.size());
     for (size_t p = 0; p < passPlans.size(); ++p)
         result.plans[passPlans[p]] = metricsFromRows(terms, slots, p, referenceSq, visible);
     long long visibleCells = 0;

@@ -1,6 +1,7 @@
 // KV-eviction policies: kept sets on hand-computed cases (planted sink + stripe heads, keys with chosen
 // norms and directions), PyramidKV budgets, AdaKV's head-adaptive split, FastV's layer switch, [CLS]
-// ranking, survival matrices, and the kept-set metrics against the fp64 brute force.
+// ranking, survival matrices, the kept-set metrics against the fp64 brute force, and every policy's
+// metrics (one batched evaluateMaskBatch per head) bit for bit against evaluateKeptSet per kept set.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include "attnscope/cpu-backend.h"
 #include "brute-force-reference.h"
 #include "planted-heads.h"
+#include "reference-backend.h"
 #include "test-helpers.h"
 
 namespace attnscope {
@@ -173,6 +175,68 @@ TEST(Eviction, KeptSetMetricsMatchBruteForce) {
     EXPECT_NEAR(m.retainedMass, mass / 10, 1e-6);
     EXPECT_NEAR(m.outputError, std::sqrt(diff2 / ref2), 1e-5);
     EXPECT_EQ(m.observedRows, 10);
+}
+
+// The analysis measures all kept sets of a head in one Backend::evaluateMaskBatch; each must equal what
+// evaluateKeptSet gives for that set alone (the path it replaced), and the reference backend (no batching)
+// must give the same report.
+void expectBatchedEqualsPerSet(const analysis::HeadSource& source, int L, int H, bool causal,
+                               const std::vector<int>& budgets, const analysis::EvictionOptions& options) {
+    std::vector<EvictionPolicy> policies;
+    for (EvictionPolicy p : analysis::allEvictionPolicies())
+        if (!(causal && p == EvictionPolicy::ClsAttention)) policies.push_back(p);
+    CpuBackend cpu(2);
+    testing::ReferenceBackend reference(2);
+    const auto fast = analysis::analyzeEviction({L, H}, source, cpu, policies, budgets, options);
+    const auto ref = analysis::analyzeEviction({L, H}, source, reference, policies, budgets, options);
+    ASSERT_EQ(fast.runs.size(), policies.size() * budgets.size());
+    ASSERT_EQ(ref.runs.size(), fast.runs.size());
+    const int T = fast.seqLen;
+    for (int l = 0; l < L; ++l)
+        for (int h = 0; h < H; ++h) {
+            const HeadTensors head = source(l, h);
+            const HeadStatistics dense = cpu.computeStatistics(head, {});
+            for (size_t r = 0; r < fast.runs.size(); ++r) {
+                const std::string what = std::string(analysis::evictionPolicyId(fast.runs[r].policy)) + " B=" +
+                                         std::to_string(fast.runs[r].budget) + " L" + std::to_string(l) + " H" + std::to_string(h);
+                const analysis::HeadEviction& e = fast.runs[r].heads[l][h];
+                const analysis::HeadEviction& o = ref.runs[r].heads[l][h];
+                EXPECT_EQ(e.kept, o.kept) << what;
+                EXPECT_EQ(e.metrics.retainedMass, o.metrics.retainedMass) << what;
+                EXPECT_EQ(e.metrics.outputError, o.metrics.outputError) << what;
+                EXPECT_EQ(e.metrics.keptKeys, static_cast<int>(e.kept.size())) << what;
+                EXPECT_EQ(e.metrics.observedRows, T - fast.observedBegin) << what;
+                if (static_cast<int>(e.kept.size()) == T) {
+                    EXPECT_EQ(e.metrics.retainedMass, 1.0) << what;
+                    EXPECT_EQ(e.metrics.outputError, 0.0) << what;
+                    continue;
+                }
+                const auto m = analysis::evaluateKeptSet(cpu, head, dense, e.kept, fast.observedBegin);
+                EXPECT_EQ(e.metrics.retainedMass, m.retainedMass) << what;
+                EXPECT_EQ(e.metrics.outputError, m.outputError) << what;
+            }
+        }
+    for (size_t r = 0; r < fast.runs.size(); ++r) {
+        EXPECT_EQ(fast.runs[r].survival, ref.runs[r].survival);
+        EXPECT_EQ(fast.runs[r].meanRetainedMass, ref.runs[r].meanRetainedMass);
+        EXPECT_EQ(fast.runs[r].meanOutputError, ref.runs[r].meanOutputError);
+    }
+}
+
+TEST(Eviction, BatchedMetricsEqualPerSetEvaluationCausal) {
+    auto source = [](int l, int h) { return testing::randomHead(96, 8, 12, true, 100 + 10 * l + h, 1.5f); };
+    analysis::EvictionOptions o;
+    o.observationWindow = 16;
+    expectBatchedEqualsPerSet(source, 4, 3, true, {1, 5, 24, 60, 96}, o);
+    o.observedQueries = 40;  // more observed rows than the window
+    expectBatchedEqualsPerSet(source, 4, 3, true, {7, 30}, o);
+}
+
+TEST(Eviction, BatchedMetricsEqualPerSetEvaluationBidirectional) {
+    auto source = [](int l, int h) { return testing::randomHead(70, 8, 8, false, 200 + 10 * l + h, 1.5f); };
+    analysis::EvictionOptions o;
+    o.fastvLayer = 0;
+    expectBatchedEqualsPerSet(source, 3, 2, false, {3, 20, 70}, o);
 }
 
 }  // namespace
