@@ -120,9 +120,10 @@ Command addOverviewCommand(CLI::App& app, const GlobalOptions& global) {
                 auto backend = makeBackend(global);
                 StderrProgress progress(!global.quiet);
                 const auto start = std::chrono::steady_clock::now();
+                // Layer l + 1 is read on a background thread while layer l computes, into two reused tensors.
                 const auto report = analysis::analyzeModelOverview(
-                    captureShape(info), [&reader](int layer) { return reader.loadLayer(layer); }, *backend,
-                    o->overview, &progress);
+                    captureShape(info), [&reader](int layer, LayerTensors& into) { reader.loadLayer(layer, into); },
+                    *backend, o->overview, &progress);
                 const double seconds = secondsSince(start);
                 std::vector<std::string> figures;
                 if (!o->figures.empty()) figures = writeFigures(report, o->figures);

@@ -1,80 +1,76 @@
-// Conversion and upload of a head into the kernels' padded layout; see device-head.h.
+// Conversion and upload of a head or a layer into the kernels' padded layout; see device-head.h.
+// The host side (exact conversion, padding, representability) is host-staging.h, run on several
+// threads into reused pinned memory, with each chunk's copy started as soon as it is written.
 #include "device-head.h"
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <mutex>
+#include <vector>
+
+#include "host-staging.h"
 
 namespace attnscope::cuda {
 
 namespace {
 
-template <typename T>
-T convertElement(float x) {
-    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-        if (!std::isnan(x)) {  // exact for bf16-representable values (the only ones uploaded as bf16)
-            uint32_t bits;
-            std::memcpy(&bits, &x, 4);
-            if ((bits & 0xFFFFu) == 0u) {
-                __nv_bfloat16_raw raw;
-                raw.x = static_cast<unsigned short>(bits >> 16);
-                return __nv_bfloat16(raw);
-            }
-        }
-        return __float2bfloat16_rn(x);
-    }
-    else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(x);
-    else return x;
-}
-
-template <typename T>
-bool representableByRoundTrip(const std::vector<float>& values) {
-    for (float x : values) {
-        const T y = convertElement<T>(x);
-        float back;
-        if constexpr (std::is_same_v<T, __nv_bfloat16>) back = __bfloat162float(y);
-        else back = __half2float(y);
-        if (back != x && !(std::isnan(back) && std::isnan(x))) return false;
-    }
-    return true;
-}
-
-// bf16 is the upper half of an fp32: a value is exactly representable iff its lower 16 bits are
-// zero (NaNs aside), and then conversion is a shift. This bit test replaces a per-element host
-// round trip through cuda_bf16.h, which dominated the upload of bf16 captures.
-bool lowerHalfZero(float x) {
-    uint32_t bits;
-    std::memcpy(&bits, &x, 4);
-    return (bits & 0xFFFFu) == 0u || std::isnan(x);
-}
-
-template <typename T>
-bool representable(const std::vector<float>& values) {
-    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-        for (float x : values)
-            if (!lowerHalfZero(x)) return false;
-        return true;
-    } else {
-        return representableByRoundTrip<T>(values);
-    }
-}
+// CUDA's own conversions, for the values the bit-exact fast paths of host-staging.h leave out (NaN,
+// +-Inf for fp16, values that do not fit): the same calls every element went through before, so the
+// uploaded bits are unchanged.
+struct Bf16Fallback {
+    uint16_t operator()(float x) const { return static_cast<__nv_bfloat16_raw>(__float2bfloat16_rn(x)).x; }
+};
+struct HalfFallback {
+    uint16_t operator()(float x) const { return static_cast<__half_raw>(__float2half_rn(x)).x; }
+};
 
 float eluPlusOne(float x) { return x > 0.0f ? x + 1.0f : std::exp(x); }
 
-// `heads` slabs of [rows, cols] row-major -> [heads, rowsPadded, paddedDim] of T, zeros elsewhere.
-template <typename T>
-std::vector<unsigned char> padded(const std::vector<float>& src, int rows, int cols, int rowsPadded, int paddedDim,
-                                  bool features, int heads) {
-    std::vector<unsigned char> bytes(static_cast<size_t>(heads) * rowsPadded * paddedDim * sizeof(T), 0);
-    T* out = reinterpret_cast<T*>(bytes.data());
-    for (int h = 0; h < heads; ++h)
-        for (int r = 0; r < rows; ++r) {
-            const float* in = src.data() + (static_cast<size_t>(h) * rows + r) * cols;
-            T* row = out + (static_cast<size_t>(h) * rowsPadded + r) * paddedDim;
-            for (int c = 0; c < cols; ++c) row[c] = convertElement<T>(features ? eluPlusOne(in[c]) : in[c]);
+struct EluPlusOneFeatures {
+    void operator()(const float* in, float* out, int n) const {
+        for (int c = 0; c < n; ++c) out[c] = eluPlusOne(in[c]);
+    }
+};
+
+// Page-locked staging memory for uploads, kept and reused (grown when an upload needs more), so the
+// copies run asynchronously at full PCIe speed. Held (locked) for a whole upload. When pinned memory
+// cannot be had, ordinary memory does the same job, only slower.
+class Staging {
+public:
+    std::mutex& mutex() { return m_mutex; }
+    unsigned char* get(size_t bytes) {
+        if (bytes <= m_capacity) return m_pinned != nullptr ? m_pinned : m_pageable.data();
+        if (m_pinned != nullptr) {
+            checkCuda(cudaFreeHost(m_pinned), "freeing the upload staging memory");
+            m_pinned = nullptr;
         }
-    return bytes;
+        m_capacity = 0;
+        void* pinned = nullptr;
+        if (cudaHostAlloc(&pinned, bytes, cudaHostAllocDefault) == cudaSuccess) {
+            std::vector<unsigned char>().swap(m_pageable);
+            m_pinned = static_cast<unsigned char*>(pinned);
+        } else {
+            (void)cudaGetLastError();
+            m_pageable.resize(bytes);
+        }
+        m_capacity = bytes;
+        return m_pinned != nullptr ? m_pinned : m_pageable.data();
+    }
+
+private:
+    std::mutex m_mutex;
+    unsigned char* m_pinned = nullptr;
+    std::vector<unsigned char> m_pageable;
+    size_t m_capacity = 0;
+};
+
+// Never destroyed: freeing pinned memory from a static destructor could run after the CUDA runtime
+// has shut down; the process's exit returns it.
+Staging& uploadStaging() {
+    static Staging* const staging = new Staging;
+    return *staging;
 }
 
 // What an upload needs of a head (one slab each) or a layer (qHeads / kvHeads slabs).
@@ -86,18 +82,56 @@ struct Slabs {
     const AttentionConfig& config;
 };
 
-template <typename T>
-void uploadAs(DeviceHead& d, const Slabs& s, bool linearFeatures, cudaStream_t stream) {
-    auto put = [&](DeviceBuffer<unsigned char>& buffer, const std::vector<float>& src, int cols, int heads,
-                   bool features, const char* what) {
-        const std::vector<unsigned char> host = padded<T>(src, s.seqLen, cols, d.rowsPadded, d.paddedDim, features, heads);
-        buffer = DeviceBuffer<unsigned char>(host.size(), what);
-        buffer.upload(host.data(), host.size(), stream);
-        checkCuda(cudaStreamSynchronize(stream), "copying Q/K/V to the GPU");
+// Converts q, k and v into the padded layout in staging memory on several threads; each finished chunk
+// is copied to its device buffer right away (cudaMemcpyAsync on `stream`, from the thread that wrote
+// it), so copying overlaps converting. Returns when every copy is done.
+template <typename Out, class QkConvert, class VConvert>
+void uploadAs(DeviceHead& d, const Slabs& s, const QkConvert& qk, const VConvert& v, cudaStream_t stream) {
+    const size_t D = static_cast<size_t>(d.paddedDim);
+    const size_t R = static_cast<size_t>(d.rowsPadded);
+    const size_t qCount = static_cast<size_t>(s.qHeads) * R * D;
+    const size_t kvCount = static_cast<size_t>(s.kvHeads) * R * D;
+    d.q = DeviceBuffer<unsigned char>(qCount * sizeof(Out), "queries");
+    d.k = DeviceBuffer<unsigned char>(kvCount * sizeof(Out), "keys");
+    d.v = DeviceBuffer<unsigned char>(kvCount * sizeof(Out), "values");
+    unsigned char* const device[3] = {d.q.get(), d.k.get(), d.v.get()};
+    const size_t base[3] = {0, qCount, qCount + kvCount};
+
+    const staging::Layout layout{d.rowsPadded, d.paddedDim};
+    const std::vector<staging::Tensor> qkTensors = {{s.q.data(), s.qHeads, s.seqLen, s.headDim, base[0]},
+                                                    {s.k.data(), s.kvHeads, s.seqLen, s.headDim, base[1]}};
+    const std::vector<staging::Tensor> vTensors = {{s.v.data(), s.kvHeads, s.seqLen, s.valueDim, base[2]}};
+    const int threads = staging::stagingThreads({qkTensors[0], qkTensors[1], vTensors[0]}, layout);
+
+    Staging& st = uploadStaging();
+    std::lock_guard lock(st.mutex());
+    Out* host = reinterpret_cast<Out*>(st.get((qCount + 2 * kvCount) * sizeof(Out)));
+    // Worker threads copy too: they must talk to the caller's device. Each stagePadded call starts its
+    // own threads, so each call gets fresh flags.
+    int deviceId = 0;
+    checkCuda(cudaGetDevice(&deviceId), "finding the current GPU");
+    std::vector<char> onDevice;
+    auto copy = [&](int firstTensor) {
+        onDevice.assign(static_cast<size_t>(threads), 0);
+        return [&, firstTensor](const staging::Chunk& c) {
+            if (c.worker != 0 && !onDevice[static_cast<size_t>(c.worker)]) {
+                checkCuda(cudaSetDevice(deviceId), "selecting the GPU for an upload thread");
+                onDevice[static_cast<size_t>(c.worker)] = 1;
+            }
+            const int tensor = firstTensor + c.tensor;
+            checkCuda(cudaMemcpyAsync(device[tensor] + (c.offset - base[tensor]) * sizeof(Out), host + c.offset,
+                                      c.count * sizeof(Out), cudaMemcpyHostToDevice, stream),
+                      "copying Q/K/V to the GPU");
+        };
     };
-    put(d.q, s.q, s.headDim, s.qHeads, linearFeatures, "queries");
-    put(d.k, s.k, s.headDim, s.kvHeads, linearFeatures, "keys");
-    put(d.v, s.v, s.valueDim, s.kvHeads, false, "values");
+    try {
+        staging::stagePadded(qkTensors, layout, host, qk, copy(0), threads);  // q and k
+        staging::stagePadded(vTensors, layout, host, v, copy(2), threads);    // v (never elu+1 features)
+    } catch (...) {
+        (void)cudaStreamSynchronize(stream);  // no copy may still read the staging memory
+        throw;
+    }
+    checkCuda(cudaStreamSynchronize(stream), "copying Q/K/V to the GPU");
 }
 
 // Converts and uploads `s` as `element` (fp32 for elu+1 features) and points d.view at it.
@@ -108,9 +142,20 @@ DeviceHead upload(const Slabs& s, Element element, bool linearFeatures, cudaStre
     d.rowsPadded = (s.seqLen + kTile - 1) / kTile * kTile;
     d.linearFeatures = linearFeatures;
     switch (d.element) {
-        case Element::BFloat16: uploadAs<__nv_bfloat16>(d, s, linearFeatures, stream); break;
-        case Element::Float16: uploadAs<__half>(d, s, linearFeatures, stream); break;
-        case Element::Float32: uploadAs<float>(d, s, linearFeatures, stream); break;
+        case Element::BFloat16: {
+            const staging::ToBFloat16<Bf16Fallback> convert{};
+            uploadAs<uint16_t>(d, s, convert, convert, stream);
+            break;
+        }
+        case Element::Float16: {
+            const staging::ToFloat16<HalfFallback> convert{};
+            uploadAs<uint16_t>(d, s, convert, convert, stream);
+            break;
+        }
+        case Element::Float32:
+            if (linearFeatures) uploadAs<float>(d, s, EluPlusOneFeatures{}, staging::CopyFloat{}, stream);
+            else uploadAs<float>(d, s, staging::CopyFloat{}, staging::CopyFloat{}, stream);
+            break;
     }
     HeadView& v = d.view;
     v.q = d.q.get();
@@ -129,13 +174,13 @@ DeviceHead upload(const Slabs& s, Element element, bool linearFeatures, cudaStre
 
 // The element type a set of values of `storage` can use exactly (fp32 when any value does not fit).
 Element exactElement(StorageType storage, std::initializer_list<const std::vector<float>*> values) {
-    auto all = [&]<typename T>() {
+    auto all = [&](staging::Target target) {
         for (const std::vector<float>* v : values)
-            if (!representable<T>(*v)) return false;
+            if (!staging::allRepresentable(*v, target)) return false;
         return true;
     };
-    if (storage == StorageType::BFloat16 && all.template operator()<__nv_bfloat16>()) return Element::BFloat16;
-    if (storage == StorageType::Float16 && all.template operator()<__half>()) return Element::Float16;
+    if (storage == StorageType::BFloat16 && all(staging::Target::BFloat16)) return Element::BFloat16;
+    if (storage == StorageType::Float16 && all(staging::Target::Float16)) return Element::Float16;
     return Element::Float32;
 }
 

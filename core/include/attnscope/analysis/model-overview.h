@@ -13,8 +13,11 @@
 
 namespace attnscope::analysis {
 
-// layer -> every head of it. The CLI passes CaptureReader::loadLayer.
+// layer -> every head of it.
 using LayerSource = std::function<LayerTensors(int layer)>;
+// The same, written into `into`, whose storage may be that of a layer loaded before (the CLI passes
+// CaptureReader::loadLayer(layer, into)): the overview loads into two LayerTensors in turn.
+using LayerLoader = std::function<void(int layer, LayerTensors& into)>;
 
 struct OverviewOptions {
     std::vector<std::string> variants;  // empty: every registered variant
@@ -35,7 +38,12 @@ struct ModelOverviewReport {
 // masks depend on the model's mask and T, not on the head's values (MoBA's can, under a native
 // window), and each head's achieved density is reported. Throws ParamError for an unknown variant
 // or one without an overview recipe.
+// Layer l + 1 is loaded on a background thread while the backend computes layer l; the source is
+// called from that thread only, one layer at a time, in layer order. Its exceptions surface here, as
+// they would from a call on this thread; cancellation is checked before each layer.
 ModelOverviewReport analyzeModelOverview(const ModelShape& shape, const LayerSource& source, Backend& backend,
+                                         const OverviewOptions& options = {}, JobControl* job = nullptr);
+ModelOverviewReport analyzeModelOverview(const ModelShape& shape, const LayerLoader& load, Backend& backend,
                                          const OverviewOptions& options = {}, JobControl* job = nullptr);
 
 }  // namespace attnscope::analysis

@@ -25,8 +25,14 @@ public:
     // Checks for NaN/Inf and throws NonFiniteValue naming the dataset, head and position.
     HeadTensors loadHead(int layer, int queryHead) const;
     // Every head of one layer (the whole-model overview's unit), read head slab by head slab with the
-    // same checks as loadHead.
+    // same checks as loadHead (a non-finite value: the first in q, k, v and head order). HDF5 reads on
+    // the calling thread while `threads` - 1 helpers widen and check the slabs already read (0: as
+    // many as the layer's size and the machine warrant).
     LayerTensors loadLayer(int layer) const;
+    // The same into `out`, reusing its vectors' storage: loading layer after layer into the same one or
+    // two LayerTensors saves allocating and first-touching every layer's memory again. After an
+    // exception, `out` holds no particular values.
+    void loadLayer(int layer, LayerTensors& out, int threads = 0) const;
     ReferenceValues loadReference(const std::string& name) const;
 
 private:
