@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # GPU machine, one go: configure (preset gpu-compute, GoogleTest from the carried .gpu-deps), build
 # the CUDA targets, run test_kernels, optionally compute-sanitizer, then the benchmarks. Logs go to
-# $OUT (or artifacts/gpu-run here). Usage: scripts/gpu-run.sh [test|sanitize|bench|overview|all]...
+# $OUT (or artifacts/gpu-run here). Usage: scripts/gpu-run.sh [test|sanitize|bench|overview|cli|all]...
 # (default: test bench). overview: bench_overview over the whole model (32 layers, 8K) and the
 # PyTorch script over OVERVIEW_TORCH_LAYERS layers (default 4; its time per head is constant).
+# cli: also builds the HDF5 part (headers carried in .gpu-deps/hdf5/include, linked against the
+# machine's own libhdf5_serial.so.103; stb from Debian's libstb-dev in .gpu-deps/stb), writes a
+# synthetic Llama-shaped capture (32 layers, 32/8 heads, d 128, 8192 tokens, bf16; seeded random
+# values, not a trained model) and times
+# `attnscope-cli overview --backend cuda` on it end to end, file in the page cache.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/artifacts/gpu-run}
@@ -18,10 +23,20 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 git rev-parse --short HEAD 2>/dev/null | tee -a "$OUT/device.txt"
 
 start=$(date +%s)
-cmake --preset gpu-compute -DCMAKE_PREFIX_PATH="$DEPS" >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
+hdf5=(-DATTNSCOPE_WITH_HDF5=OFF)
+if has cli; then
+    lib=$(ls /usr/lib/x86_64-linux-gnu/libhdf5_serial.so.103* 2>/dev/null | head -1)
+    [ -n "$lib" ] && [ -d .gpu-deps/hdf5/include ] || { echo "cli: needs .gpu-deps/hdf5/include and the machine's libhdf5_serial.so.103"; exit 1; }
+    mkdir -p .gpu-deps/hdf5/lib && ln -sf "$lib" .gpu-deps/hdf5/lib/libhdf5.so
+    export PKG_CONFIG_PATH=$PWD/.gpu-deps/stb/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}  # Debian's libstb-dev
+    hdf5=(-DATTNSCOPE_WITH_HDF5=ON -DHDF5_ROOT="$PWD/.gpu-deps/hdf5" -DHDF5_NO_FIND_PACKAGE_CONFIG_FILE=ON
+          -DHDF5_C_COMPILER_EXECUTABLE=HDF5_C_COMPILER_EXECUTABLE-NOTFOUND)
+fi
+cmake --preset gpu-compute -DCMAKE_PREFIX_PATH="$DEPS" "${hdf5[@]}" >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
 targets=(test_kernels)
 has bench && targets+=(attnscope_layer_capi bench_gpu_tile)
 has overview && targets+=(bench_overview)
+has cli && targets+=(attnscope-cli attnscope-synthetic-capture attnscope-bench-load-layer)
 cmake --build build-gpu -j"$(nproc)" --target "${targets[@]}" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -40; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 
@@ -50,6 +65,20 @@ if has overview; then
     ./build-gpu/bench/gpu/bench_overview 4 8192 backend 2>&1 | tee "$OUT/overview-backend.log" | grep -v "layer .* done"
     PYTHONUNBUFFERED=1 python3 bench/gpu/overview_pytorch.py "${OVERVIEW_TORCH_LAYERS:-4}" 8192 2>&1 \
         | tee "$OUT/overview-pytorch.log" | grep -v "layer .* done"
+fi
+if has cli; then
+    capture=/tmp/llama-shape-8k.h5
+    t0=$(date +%s.%N)
+    ./build-gpu/bench/cpu/attnscope-synthetic-capture "$capture" 8192 128 32 32 8 bfloat16 >"$OUT/capture.log" 2>&1 || { tail "$OUT/capture.log"; exit 1; }
+    echo "synthetic capture written in $(awk "BEGIN { printf \"%.2f\", $(date +%s.%N) - $t0 }") s: $(du -h "$capture" | cut -f1)"
+    cat "$capture" >/dev/null  # page cache
+    ./build-gpu/bench/cpu/attnscope-bench-load-layer "$capture" 2 reuse 2>&1 | tee "$OUT/load-layer.log" | tail -3
+    for run in 1 2 3; do
+        t0=$(date +%s.%N)
+        ./build-gpu/app/attnscope-cli overview "$capture" --backend cuda --csv >"$OUT/overview-cli-$run.csv" 2>"$OUT/overview-cli-$run.err" || { tail "$OUT/overview-cli-$run.err"; status=1; }
+        echo "attnscope-cli overview --backend cuda, run $run: $(awk "BEGIN { printf \"%.2f\", $(date +%s.%N) - $t0 }") s wall"
+    done
+    head -3 "$OUT/overview-cli-1.csv"
 fi
 echo "total: $(( $(date +%s) - start )) s"
 exit $status

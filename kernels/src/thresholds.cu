@@ -181,8 +181,11 @@ constexpr float kBinsPerNat = 16.0f;
 // The bin of a logit below its row's anchor: non-decreasing as the logit falls (a float subtraction
 // is monotone), so a bin holds a contiguous stretch of the row's order. Logits above the anchor (the
 // LSE is >= every logit up to rounding) go to bin 0.
+// Rounds with the 2^23 trick (a full-rate add) instead of a quarter-rate float-to-int conversion:
+// bins are then centred on whole multiples of 1/16 nat, which changes nothing that matters here.
 __device__ __forceinline__ int logitBin(float anchor, float logit) {
-    return __float2int_rz(fminf(fmaxf(anchor - logit, 0.0f) * kBinsPerNat, static_cast<float>(kBins - 1)));
+    const float x = fminf(fmaxf((anchor - logit) * kBinsPerNat, 0.0f), static_cast<float>(kBins - 1));
+    return __float_as_int(x + 8388608.0f) - 0x4B000000;
 }
 
 struct Candidate {
