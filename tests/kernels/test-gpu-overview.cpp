@@ -89,6 +89,45 @@ TEST_P(GpuOverview, LayerMatchesCpuReference) {
     }
 }
 
+// Logits (j % 50) nats apart on every row: a 400-key top-k sends the long rows' targets more than 28
+// nats below their LSE, past the fused selection's histogram, so those rows take the radix select
+// and the left-over metrics pass; shorter rows finish in the fused pass. Exact (integer bf16) inputs.
+TEST(GpuOverviewSelection, RowsBeyondTheHistogramMatchCpuReference) {
+    ATTNSCOPE_REQUIRE_GPU(gpu);
+    const int T = 700, d = 64;
+    LayerTensors layer;
+    layer.layer = 0;
+    layer.qHeads = 2;
+    layer.kvHeads = 1;
+    layer.seqLen = T;
+    layer.headDim = layer.valueDim = d;
+    layer.storage = StorageType::BFloat16;
+    layer.config.causal = true;
+    layer.config.softmaxScale = 0.125f;
+    layer.q.assign(static_cast<size_t>(2) * T * d, 0.0f);
+    layer.k.assign(static_cast<size_t>(T) * d, 0.0f);
+    layer.v.assign(static_cast<size_t>(T) * d, 1.0f);
+    for (int i = 0; i < T; ++i)
+        for (int c = 0; c < 4; ++c) {
+            layer.q[static_cast<size_t>(i) * d + c] = 2.0f;                    // head 0
+            layer.q[(static_cast<size_t>(T) + i) * d + c] = (i % 3) ? 1.0f : 2.0f;  // head 1: 4 or 8 per level
+            layer.k[static_cast<size_t>(i) * d + c] = static_cast<float>(i % 50);
+        }
+    const std::vector<OverviewMask> masks = {recipe("dense", true, 0, 0, 0, 0, 0), recipe("top400", false, 0, 0, 400, 0, 0),
+                                             recipe("top400+sinks", false, 0, 0, 400, 0, 0)};
+    std::vector<OverviewMask> withSinks = masks;
+    withSinks[2].sinkTokens = 3;
+    const std::vector<HeadOverview> c = cpuBackend().computeLayerOverview(layer, withSinks);
+    const std::vector<HeadOverview> g = gpu->computeLayerOverview(layer, withSinks);
+    ASSERT_EQ(g.size(), c.size());
+    for (size_t h = 0; h < c.size(); ++h)
+        for (size_t m = 0; m < withSinks.size(); ++m) {
+            SCOPED_TRACE("head " + std::to_string(h) + ", " + withSinks[m].label);
+            EXPECT_EQ(g[h].keptCells[m], c[h].keptCells[m]);
+            EXPECT_NEAR(g[h].recall[m], c[h].recall[m], 1e-4 * c[h].recall[m]);
+        }
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, GpuOverview,
                          ::testing::Values(makeCase(1000, 128, StorageType::BFloat16, true, 0, 0, 61),
                                            makeCase(333, 80, StorageType::Float16, false, 0, 0, 62),
