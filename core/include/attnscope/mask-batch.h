@@ -59,6 +59,11 @@ struct MaskBatchResult {
     std::vector<KeptKeyMetrics> keptSets;     // per batch.keptSets.sets
 };
 
+// One kept key set measured as KeptKeySets describes, with backend.evaluateVariant (the default
+// evaluateMaskBatch, and analysis::evaluateKeptSet, use it). Validates the set.
+KeptKeyMetrics evaluateKeptKeySet(Backend& backend, const HeadTensors& head, const HeadStatistics& dense,
+                                  const std::vector<int32_t>& set, int rowBegin, JobControl* job);
+
 // Throws std::invalid_argument unless the keys are strictly increasing.
 void validateKeptKeySet(const std::vector<int32_t>& set);
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "attnscope/attention-mask.h"
+#include "attnscope/mask-batch.h"
 
 namespace attnscope::analysis {
 
@@ -86,36 +87,12 @@ std::vector<float> denseAttentionRows(Backend& backend, const HeadTensors& head,
 
 KeptSetMetrics evaluateKeptSet(Backend& backend, const HeadTensors& head, const HeadStatistics& dense,
                                const std::vector<int32_t>& keptSorted, int observedBegin, JobControl* job) {
-    const int T = head.seqLen;
-    const int dv = head.valueDim;
     KeptSetMetrics m;
     m.keptKeys = static_cast<int>(keptSorted.size());
-    observedBegin = std::clamp(observedBegin, 0, T);
-    m.observedRows = T - observedBegin;
-    if (m.observedRows == 0) return m;
-    VariantEvaluation eval;
-    if (keptSorted.empty()) {
-        // An empty columns list means "no column component", i.e. nothing kept: the output is zero.
-        eval.rowNormalizer.assign(T, -INFINITY);
-        eval.output.assign(static_cast<size_t>(T) * dv, 0.0f);
-    } else {
-        VariantPlan plan;
-        plan.mask.columns = keptSorted;
-        eval = backend.evaluateVariant(head, dense, plan, job);
-    }
-    double mass = 0.0, diff2 = 0.0, ref2 = 0.0;
-    for (int i = observedBegin; i < T; ++i) {
-        const double lse = eval.rowNormalizer[i];
-        mass += std::isfinite(lse) ? std::min(1.0, std::exp(lse - dense.rowLse[i])) : 0.0;
-        for (int c = 0; c < dv; ++c) {
-            const double o = dense.output[static_cast<size_t>(i) * dv + c];
-            const double d = eval.output[static_cast<size_t>(i) * dv + c] - o;
-            diff2 += d * d;
-            ref2 += o * o;
-        }
-    }
-    m.retainedMass = mass / m.observedRows;
-    m.outputError = ref2 > 0.0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+    m.observedRows = head.seqLen - std::clamp(observedBegin, 0, head.seqLen);
+    const KeptKeyMetrics sums = evaluateKeptKeySet(backend, head, dense, keptSorted, observedBegin, job);
+    m.retainedMass = sums.retainedMass;
+    m.outputError = sums.outputError;
     return m;
 }
 

@@ -66,39 +66,43 @@ MaskBatchResult Backend::evaluateMaskBatch(const HeadTensors& head, const HeadSt
         r.neededBudget = hi;
         r.neededDensity = hiMetrics.density;
     }
-    const KeptKeySets& kept = batch.keptSets;
+    for (const std::vector<int32_t>& set : batch.keptSets.sets)
+        result.keptSets.push_back(evaluateKeptKeySet(*this, head, dense, set, batch.keptSets.rowBegin, job));
+    return result;
+}
+
+KeptKeyMetrics evaluateKeptKeySet(Backend& backend, const HeadTensors& head, const HeadStatistics& dense,
+                                  const std::vector<int32_t>& set, int rowBegin, JobControl* job) {
+    validateKeptKeySet(set);
     const int T = head.seqLen;
     const int dv = head.valueDim;
-    const int rowBegin = std::clamp(kept.rowBegin, 0, T);
-    for (const std::vector<int32_t>& set : kept.sets) {
-        validateKeptKeySet(set);
-        KeptKeyMetrics& m = result.keptSets.emplace_back();
-        if (rowBegin == T) continue;
-        VariantEvaluation eval;
-        if (set.empty()) {
-            // An empty columns list means "no column component", i.e. nothing kept: the output is zero.
-            eval.rowNormalizer.assign(T, -INFINITY);
-            eval.output.assign(static_cast<size_t>(T) * dv, 0.0f);
-        } else {
-            VariantPlan plan;
-            plan.mask.columns = set;
-            eval = evaluateVariant(head, dense, plan, job);
-        }
-        double mass = 0.0, diff2 = 0.0, ref2 = 0.0;
-        for (int i = rowBegin; i < T; ++i) {
-            const double lse = eval.rowNormalizer[i];
-            mass += std::isfinite(lse) ? std::min(1.0, std::exp(lse - dense.rowLse[i])) : 0.0;
-            for (int c = 0; c < dv; ++c) {
-                const double o = dense.output[static_cast<size_t>(i) * dv + c];
-                const double d = eval.output[static_cast<size_t>(i) * dv + c] - o;
-                diff2 += d * d;
-                ref2 += o * o;
-            }
-        }
-        m.retainedMass = mass / (T - rowBegin);
-        m.outputError = ref2 > 0.0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+    rowBegin = std::clamp(rowBegin, 0, T);
+    KeptKeyMetrics m;
+    if (rowBegin == T) return m;
+    VariantEvaluation eval;
+    if (set.empty()) {
+        // An empty columns list means "no column component", i.e. nothing kept: the output is zero.
+        eval.rowNormalizer.assign(T, -INFINITY);
+        eval.output.assign(static_cast<size_t>(T) * dv, 0.0f);
+    } else {
+        VariantPlan plan;
+        plan.mask.columns = set;
+        eval = backend.evaluateVariant(head, dense, plan, job);
     }
-    return result;
+    double mass = 0.0, diff2 = 0.0, ref2 = 0.0;
+    for (int i = rowBegin; i < T; ++i) {
+        const double lse = eval.rowNormalizer[i];
+        mass += std::isfinite(lse) ? std::min(1.0, std::exp(lse - dense.rowLse[i])) : 0.0;
+        for (int c = 0; c < dv; ++c) {
+            const double o = dense.output[static_cast<size_t>(i) * dv + c];
+            const double d = eval.output[static_cast<size_t>(i) * dv + c] - o;
+            diff2 += d * d;
+            ref2 += o * o;
+        }
+    }
+    m.retainedMass = mass / (T - rowBegin);
+    m.outputError = ref2 > 0.0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+    return m;
 }
 
 void validateKeptKeySet(const std::vector<int32_t>& set) {
