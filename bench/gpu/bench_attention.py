@@ -130,6 +130,12 @@ def main():
         bmax = torch.empty_like(bsum)
         t_stats = timed(lambda: ours.statistics(q, k, lse, col, bsum, bmax), reps)
         put("ours: statistics pass (colsum + 64x64 block sum/max)", T, t_stats)
+        # The mma.sync kernels with two m16 tiles per warp (the default before the wgmma kernels;
+        # what runs on GPUs other than compute capability 9.0), for comparison.
+        os.environ["ATTNSCOPE_CUDA_KERNELS"] = "pair"
+        put("ours, mma.sync kernels: forward (single 16-bit P)", T,
+            timed(lambda: ours.forward(q, k, v, out, mx, lse, ent, False), reps))
+        put("ours, mma.sync kernels: statistics pass", T, timed(lambda: ours.statistics(q, k, lse, col, bsum, bmax), reps))
         # The one-m16-tile-per-warp kernels (ATTNSCOPE_CUDA_KERNELS=single), for comparison.
         os.environ["ATTNSCOPE_CUDA_KERNELS"] = "single"
         put("ours, 64-row kernels: forward (split P)", T, timed(lambda: ours.forward(q, k, v, out, mx, lse, ent, True), reps))

@@ -57,11 +57,28 @@ void allowSharedMemory(Kernel kernel, size_t bytes) {
     if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
 }
 
-// ATTNSCOPE_CUDA_KERNELS=single selects the one-m16-tile-per-warp forward and statistics kernels
-// instead of the two-tile ones (for side-by-side benchmarks).
+// ATTNSCOPE_CUDA_KERNELS picks a kernel family for side-by-side benchmarks and tests: "single"
+// (mma.sync, one m16 tile per warp), "pair" (mma.sync, two m16 tiles per warp); unset: the Hopper
+// wgmma kernels on compute capability 9.0, else "pair".
 inline bool useSingleTileKernels() {
     const char* v = std::getenv("ATTNSCOPE_CUDA_KERNELS");
     return v && std::string(v) == "single";
+}
+
+// Whether the sm_90a (wgmma) kernels may run: the current device has compute capability 9.0
+// (they are compiled for sm_90a only) and ATTNSCOPE_CUDA_KERNELS does not name another family.
+inline bool useHopperKernels() {
+    static const bool hopperDevice = [] {
+        int device = 0, major = 0, minor = 0;
+        const bool ok = cudaGetDevice(&device) == cudaSuccess &&
+                        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+                        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess;
+        if (!ok) cudaGetLastError();
+        return ok && major == 9 && minor == 0;
+    }();
+    const char* v = std::getenv("ATTNSCOPE_CUDA_KERNELS");
+    const std::string family = v ? v : "";
+    return hopperDevice && family != "single" && family != "pair";
 }
 
 // Throws BackendError when the last launch failed (defined in cuda-check.cpp).

@@ -1,9 +1,8 @@
 // Flash-style forward: per query row the output O, row max, LSE and entropy in one pass over the
 // visible key blocks (or a block list: the block-sparse forward costs in proportion to its blocks).
 // One CTA = 64 query rows x one query head; GQA maps query head h to K/V head h / (qHeads / kvHeads).
-#include <climits>
-
 #include "dispatch.cuh"
+#include "pair-blocks.cuh"
 #include "row-sweep.cuh"
 
 namespace attnscope::cuda {
@@ -41,27 +40,6 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(HeadView h, ForwardAr
     op.state.writeRowStatistics(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
 }
 
-// Key blocks of a pair of query blocks: the ascending union of their two lists (or dense ranges),
-// with a bit per query block saying whether it uses the key block.
-struct PairBlocks {
-    const int* l0 = nullptr;
-    const int* l1 = nullptr;
-    int n0 = 0, n1 = 0, f0 = 0, f1 = 0;
-    int i0 = 0, i1 = 0;
-    __device__ __forceinline__ int at0(int i) const { return l0 ? l0[i] : f0 + i; }
-    __device__ __forceinline__ int at1(int i) const { return l1 ? l1[i] : f1 + i; }
-    __device__ __forceinline__ bool next(int& kb, unsigned& halves) {
-        const int a = i0 < n0 ? at0(i0) : INT_MAX;
-        const int b = i1 < n1 ? at1(i1) : INT_MAX;
-        if (a == INT_MAX && b == INT_MAX) return false;
-        kb = min(a, b);
-        halves = (a == kb ? 1u : 0u) | (b == kb ? 2u : 0u);
-        if (a == kb) ++i0;
-        if (b == kb) ++i1;
-        return true;
-    }
-};
-
 // Tensor-core forward, 128 query rows per CTA: each warp owns 32 rows (two m16 tiles) of one of
 // the two 64-row query blocks, so each K/V fragment read from shared memory feeds two MMAs
 // (the 64-row version was bound by ldmatrix traffic: 36 KB per warp per key block).
@@ -89,24 +67,7 @@ __global__ void __launch_bounds__(kThreads) forward_pair_kernel(HeadView h, Forw
     const T* kBase = static_cast<const T*>(h.k) + kvOffset;
     const T* vBase = static_cast<const T*>(h.v) + kvOffset;
 
-    PairBlocks it;
-    if (a.blockOffsets) {
-        it.l0 = a.blockList + a.blockOffsets[qb0];
-        it.n0 = a.blockOffsets[qb0 + 1] - a.blockOffsets[qb0];
-        if (hasSecond) {
-            it.l1 = a.blockList + a.blockOffsets[qb0 + 1];
-            it.n1 = a.blockOffsets[qb0 + 2] - a.blockOffsets[qb0 + 1];
-        }
-    } else {
-        const BlockSource d0 = denseBlocks(h, qb0);
-        it.f0 = d0.first;
-        it.n0 = d0.count;
-        if (hasSecond) {
-            const BlockSource d1 = denseBlocks(h, qb0 + 1);
-            it.f1 = d1.first;
-            it.n1 = d1.count;
-        }
-    }
+    PairBlocks it = pairBlocks(h, a, qb0, hasSecond);
 
     OnlineSoftmax<D> st[2];
     st[0].init();
@@ -166,6 +127,10 @@ __global__ void __launch_bounds__(kThreads) forward_pair_kernel(HeadView h, Forw
 }  // namespace
 
 void launchForward(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream) {
+    if (launchForwardWgmma(e, D, h, a, stream)) {
+        checkLaunch("attention forward (wgmma)");
+        return;
+    }
     dispatchElement(e, [&]<typename T>() {
         dispatchHeadDim(D, [&]<int kD>() {
             const int nb = h.rowsPadded / kTile;

@@ -33,6 +33,10 @@ struct ForwardArgs {
     bool splitP = true;  // hi/lo P for ~1e-5 output accuracy (false: one 16-bit P, as flash kernels do)
 };
 void launchForward(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream);
+// The same forward with wgmma (forward-wgmma.cu, sm_90a); returns false without launching when the
+// element type (fp32), the head dim (not a multiple of 64) or the device (not compute capability
+// 9.0) does not allow it.
+bool launchForwardWgmma(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream);
 
 // KV-major statistics with the LSE of the forward: columnSums [qHeads, rowsPadded];
 // blockSum/blockMax [qHeads, nb, nb] with nb = rowsPadded / 64.
@@ -43,6 +47,10 @@ struct StatisticsArgs {
     float* blockMax = nullptr;
 };
 void launchStatistics(Element e, int D, const HeadView& h, const StatisticsArgs& a, cudaStream_t stream);
+// The same pass with wgmma (statistics-wgmma.cu, sm_90a); returns false without launching when the
+// element type (fp32) or the device (not compute capability 9.0) does not allow it. The caller
+// clears the block buffers first.
+bool launchStatisticsWgmma(Element e, int D, const HeadView& h, const StatisticsArgs& a, cudaStream_t stream);
 
 // Pooled tile, cell part (single head). Cells of [q0,q1) x [k0,k1) accumulate into groups
 // (rowGroup[i - q0], colGroup[j - k0]) of a groupRows x groupCols grid: sum (double) and max

@@ -4,24 +4,11 @@
 // warp and combined with 4 atomics per block (buffers start at zero: unvisited blocks read 0).
 #include "dispatch.cuh"
 #include "row-sweep.cuh"
+#include "statistics-tile.cuh"
 
 namespace attnscope::cuda {
 
 namespace {
-
-// Query blocks that can see some key of key block kb: [first, last].
-__device__ __forceinline__ void queryBlockRange(const HeadView& h, int kb, int& first, int& last) {
-    const int k0 = kb * kTile;
-    const int k1 = min(k0 + kTile, h.seqLen) - 1;
-    int q0 = h.causal ? k0 : 0;
-    int q1 = h.seqLen - 1;
-    if (h.window > 0) {
-        q1 = min(q1, k1 + h.window - 1);
-        if (!h.causal) q0 = max(0, k0 - h.window + 1);
-    }
-    first = q0 / kTile;
-    last = q1 / kTile;
-}
 
 template <typename T, int D>
 constexpr size_t statisticsSmemBytes() {
@@ -97,16 +84,8 @@ __global__ void __launch_bounds__(kThreads) statistics_kernel(HeadView h, Statis
                 blockSum += p;
                 blockMax = fmaxf(blockMax, p);
             }
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) {
-            blockSum += __shfl_xor_sync(0xffffffffu, blockSum, off);
-            blockMax = fmaxf(blockMax, __shfl_xor_sync(0xffffffffu, blockMax, off));
-        }
-        if (lane == 0) {
-            const size_t b = static_cast<size_t>(head) * nb * nb + static_cast<size_t>(qb) * nb + kb;
-            atomicAdd(a.blockSum + b, blockSum);
-            atomicMax(reinterpret_cast<int*>(a.blockMax + b), __float_as_int(blockMax));
-        }
+        addWarpBlockStatistics(blockSum, blockMax, a.blockSum, a.blockMax,
+                               static_cast<size_t>(head) * nb * nb + static_cast<size_t>(qb) * nb + kb);
         __syncthreads();
     }
 #pragma unroll
@@ -147,7 +126,6 @@ __global__ void __launch_bounds__(kThreads) statistics_pair_kernel(HeadView h, S
     const T* kSrc = static_cast<const T*>(h.k) + (static_cast<size_t>(head / group) * h.rowsPadded + kbFirst * kTile) * D;
     const T* qBase = static_cast<const T*>(h.q) + headRows * D;
     const float* lse = a.rowLse + headRows;
-    const float scale2 = h.scale * kLog2e;
 
     int first, last;
     queryBlockRange(h, kbFirst, first, last);
@@ -216,50 +194,10 @@ __global__ void __launch_bounds__(kThreads) statistics_pair_kernel(HeadView h, S
                         mma16816<T>(s[m][2 * np + 1], aK[m][kk], b[2], b[3]);
                     }
                 }
-            const bool full = blockFullyVisible(h, qb, kb);
             const float* lse2 = sLse + buf * kTile;
             float blockMax = 0.0f;
             float part[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
-            // Branches per tile, not per cell.
-            auto cells = [&]<bool kSoftcap, bool kFull>() {
-                KeySpan vis[8][2];
-                if constexpr (!kFull) {
-#pragma unroll
-                    for (int n = 0; n < 8; ++n)
-#pragma unroll
-                        for (int c = 0; c < 2; ++c) {
-                            const int i = qb * kTile + fragCol(lane, n, c);
-                            vis[n][c] = i < h.seqLen ? deviceVisibleKeys(h, i) : KeySpan{0, 0};
-                        }
-                }
-#pragma unroll
-                for (int n = 0; n < 8; ++n)
-#pragma unroll
-                    for (int c = 0; c < 4; ++c) {
-                        const float l2 = lse2[fragCol(lane, n, c)];
-#pragma unroll
-                        for (int m = 0; m < 2; ++m) {
-                            float e;
-                            if constexpr (kSoftcap) e = fmaf(deviceLogit(h, s[m][n][c]), kLog2e, -l2);
-                            else e = fmaf(s[m][n][c], scale2, -l2);
-                            if constexpr (!kFull) {
-                                const int j = kbFirst * kTile + warp * 32 + m * 16 + fragRow(lane, c);
-                                const KeySpan& r = vis[n][c & 1];
-                                if (j < r.begin || j >= r.end) e = -INFINITY;
-                            }
-                            const float p = fastExp2(e);
-                            part[m][c >> 1] += p;
-                            blockMax = fmaxf(blockMax, p);
-                        }
-                    }
-            };
-            if (h.softcap > 0.0f) {
-                if (full) cells.template operator()<true, true>();
-                else cells.template operator()<true, false>();
-            } else {
-                if (full) cells.template operator()<false, true>();
-                else cells.template operator()<false, false>();
-            }
+            statisticsCells<2>(h, s, lse2, qb, kbFirst * kTile + warp * 32, blockFullyVisible(h, qb, kb), part, blockMax);
             float blockSum = 0.0f;
 #pragma unroll
             for (int m = 0; m < 2; ++m)
@@ -268,16 +206,8 @@ __global__ void __launch_bounds__(kThreads) statistics_pair_kernel(HeadView h, S
                     colSum[m][r] += part[m][r];
                     blockSum += part[m][r];
                 }
-#pragma unroll
-            for (int off = 16; off > 0; off >>= 1) {
-                blockSum += __shfl_xor_sync(0xffffffffu, blockSum, off);
-                blockMax = fmaxf(blockMax, __shfl_xor_sync(0xffffffffu, blockMax, off));
-            }
-            if (lane == 0) {
-                const size_t b = static_cast<size_t>(head) * nb * nb + static_cast<size_t>(qb) * nb + kb;
-                atomicAdd(a.blockSum + b, blockSum);
-                atomicMax(reinterpret_cast<int*>(a.blockMax + b), __float_as_int(blockMax));
-            }
+            addWarpBlockStatistics(blockSum, blockMax, a.blockSum, a.blockMax,
+                                   static_cast<size_t>(head) * nb * nb + static_cast<size_t>(qb) * nb + kb);
         }
         __syncthreads();
     }
@@ -298,6 +228,10 @@ void launchStatistics(Element e, int D, const HeadView& h, const StatisticsArgs&
     const int nb = h.rowsPadded / kTile;
     cudaMemsetAsync(a.blockSum, 0, sizeof(float) * static_cast<size_t>(h.qHeads) * nb * nb, stream);
     cudaMemsetAsync(a.blockMax, 0, sizeof(float) * static_cast<size_t>(h.qHeads) * nb * nb, stream);
+    if (launchStatisticsWgmma(e, D, h, a, stream)) {
+        checkLaunch("attention statistics (wgmma)");
+        return;
+    }
     dispatchElement(e, [&]<typename T>() {
         dispatchHeadDim(D, [&]<int kD>() {
             if (kIsMma<T> && useSingleTileKernels()) {

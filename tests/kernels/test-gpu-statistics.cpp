@@ -1,6 +1,8 @@
 // Forward (output, row max, LSE, entropy) and statistics pass (column sums, 64x64 block sum/max)
 // of the CUDA backend against the CPU reference, over T (multiples of 64 and not), head dims
 // 32..128 (also 40, padded), causal / bidirectional, sliding window, softcap, fp16/bf16/fp32.
+#include <cstdlib>
+
 #include "kernel-test-support.h"
 
 namespace attnscope::test {
@@ -44,6 +46,20 @@ INSTANTIATE_TEST_SUITE_P(
                       makeCase(200, 32, F32, true, 0, 0, 12), makeCase(333, 80, F32, false, 0, 0, 13),
                       makeCase(1000, 128, F32, true, 200, 0, 14), makeCase(257, 64, F32, true, 0, 2.0f, 15),
                       makeCase(128, 64, F32, false, 0, 0, 16)));
+
+// The default kernels are the wgmma ones on compute capability 9.0; the mma.sync families
+// (ATTNSCOPE_CUDA_KERNELS=pair|single) run on every other GPU and must stay exact too.
+TEST(GpuStatisticsKernelFamilies, MmaSyncFamiliesMatchCpuReference) {
+    ATTNSCOPE_REQUIRE_GPU(gpu);
+    int seed = 40;
+    for (const char* family : {"pair", "single"}) {
+        ::setenv("ATTNSCOPE_CUDA_KERNELS", family, 1);
+        for (const HeadCase& c : {makeCase(1000, 128, BF, true, 0, 0, ++seed), makeCase(333, 80, FP, false, 0, 0, ++seed),
+                                  makeCase(300, 64, BF, true, 70, 2.0f, ++seed)})
+            expectSameStatistics(*gpu, makeHead(c), std::string(family) + " kernels, " + c.label());
+    }
+    ::unsetenv("ATTNSCOPE_CUDA_KERNELS");
+}
 
 // GQA-style: two query heads sharing one K/V head (the backend keeps both on the GPU).
 TEST(GpuStatisticsShared, TwoQueryHeadsOfOneKvHead) {
