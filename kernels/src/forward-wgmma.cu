@@ -1,6 +1,6 @@
 // Flash-style forward on Hopper (sm_90a): the two-query-block forward of forward.cu with both
 // products on wgmma. A CTA of two warpgroups owns 128 query rows (64 per warpgroup, Q in swizzled
-// shared memory for the whole pass); K and V tiles stream through double-buffered swizzled shared
+// shared memory for the whole pass); K and V tiles stream through a 4-buffer ring of swizzled shared
 // memory, which the tensor cores read directly: S = Q K^T with Q and K K-major, O += P V with V
 // MN-major (P converted from the S accumulators in registers, as hi + lo 16-bit parts for the
 // exact split-P mode). Head dims that are multiples of 64 (64, 128); others use forward.cu.
@@ -14,10 +14,13 @@ namespace {
 
 constexpr int kGroups = 2;  // warpgroups per CTA, one 64-row query block each
 constexpr int kCtaThreads = kGroups * kWarpgroupThreads;
+// K/V tiles: one computing, one loading, and two behind, so that one barrier per key block
+// suffices and a block's O += P V may still run while the next block's scores are issued.
+constexpr int kBuffers = 4;
 
 template <int D>
 constexpr size_t wgmmaForwardSmemBytes() {
-    return kSwizzleAlign + static_cast<size_t>(kGroups + 4) * kSwizzledTileBytes<D>;
+    return kSwizzleAlign + static_cast<size_t>(kGroups + 2 * kBuffers) * kSwizzledTileBytes<D>;
 }
 
 template <typename T, int D, bool kSplit>
@@ -28,11 +31,13 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     constexpr int kTileBytes = kSwizzledTileBytes<D>;
     const uint32_t rawAddress = static_cast<uint32_t>(__cvta_generic_to_shared(smemRaw));
     unsigned char* sQ = smemRaw + ((kSwizzleAlign - (rawAddress & (kSwizzleAlign - 1))) & (kSwizzleAlign - 1));
-    unsigned char* sK = sQ + kGroups * kTileBytes;  // [2 buffers]
-    unsigned char* sV = sK + 2 * kTileBytes;        // [2 buffers]
+    unsigned char* sK = sQ + kGroups * kTileBytes;  // [kBuffers]
+    unsigned char* sV = sK + kBuffers * kTileBytes;  // [kBuffers]
 
     const int tid = threadIdx.x;
-    const int wg = tid / kWarpgroupThreads;
+    // Warp-uniform as far as the compiler can tell (a value read from lane 0): ptxas serializes
+    // wgmma under branches it must treat as divergent.
+    const int wg = __shfl_sync(0xffffffffu, tid / kWarpgroupThreads, 0);
     const int warpInGroup = (tid >> 5) & 3;
     const int lane = tid & 31;
     const int nb = h.rowsPadded / kTile;
@@ -58,11 +63,40 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     st.init();
     loadTileSwizzledAsync<T, D>(sQ, q, tid, kCtaThreads);
     if (hasSecond) loadTileSwizzledAsync<T, D>(sQ + kTileBytes, q + static_cast<size_t>(kTile) * D, tid, kCtaThreads);
+    // The next key block of the union, made warp-uniform for the compiler (see wg).
+    auto nextBlock = [&](int& kbOut, unsigned& halvesOut) {
+        const bool more = it.next(kbOut, halvesOut);
+        kbOut = __shfl_sync(0xffffffffu, kbOut, 0);
+        halvesOut = __shfl_sync(0xffffffffu, halvesOut, 0);
+        return __shfl_sync(0xffffffffu, static_cast<int>(more), 0) != 0;
+    };
     int kb = 0;
     unsigned halves = 0;
-    bool have = it.next(kb, halves);
+    bool have = nextBlock(kb, halves);
     if (have) loadKeys(kb, 0);
     cpAsyncCommit();
+
+    // O += P V of the previous key block is issued together with the next block's scores, so the
+    // tensor cores work on it while the warpgroup computes exp of the next block. Every warpgroup
+    // runs this pipeline over every block of the CTA's union (blocks it does not use are masked
+    // out entirely, and before the first block P is zero): the same wgmma sequence on every
+    // path, which ptxas needs to keep the products asynchronous.
+    uint32_t pHi[4][4] = {}, pLo[4][4] = {};
+    int pendingBuf = 0;
+    auto issueOutput = [&]() {
+        const unsigned char* tileV = sV + pendingBuf * kTileBytes;
+#pragma unroll
+        for (int cb = 0; cb < D / 64; ++cb) {
+            float(&o)[8][4] = *reinterpret_cast<float(*)[8][4]>(&st.o[8 * cb][0]);
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                const uint64_t desc = mnMajorDescriptor(tileV, cb, kk);
+                wgmmaM64N64K16<T, true>(o, pHi[kk], desc, true);
+                if constexpr (kSplit) wgmmaM64N64K16<T, true>(o, pLo[kk], desc, true);
+            }
+        }
+        wgmmaCommit();
+    };
 
     float s[8][4];
 #pragma unroll
@@ -73,29 +107,41 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     while (have) {
         int nextKb = 0;
         unsigned nextHalves = 0;
-        const bool nextHave = it.next(nextKb, nextHalves);
+        const bool nextHave = nextBlock(nextKb, nextHalves);
         if (nextHave) {
-            loadKeys(nextKb, buf ^ 1);
+            loadKeys(nextKb, buf == kBuffers - 1 ? 0 : buf + 1);
             cpAsyncCommit();
             cpAsyncWait<1>();
         } else {
             cpAsyncWait<0>();
         }
         fenceSharedForAsyncProxy();
+        // Key block kb has landed for everyone. The load above (issued after the previous barrier)
+        // reuses the buffer of block kb - 3 in visiting order, whose O += P V every warpgroup waited
+        // for before that barrier.
         __syncthreads();
-        if (active && ((halves >> wg) & 1u)) {  // uniform per warpgroup
-            const unsigned char* tileK = sK + buf * kTileBytes;
-            const unsigned char* tileV = sV + buf * kTileBytes;
-            wgmmaFence();
-            wgmmaScores<T, D>(s, sQ + wg * kTileBytes, tileK);
+        if (active) {
+            wgmmaFence();  // P and O were written by this thread since the last wgmma
+            wgmmaScores<T, D>(s, sQ + wg * kTileBytes, sK + buf * kTileBytes);
             wgmmaCommit();
-            wgmmaWait<0>();
+            issueOutput();
+            wgmmaWait<1>();  // the scores; the previous block's O += P V may still run
             fenceAccumulators(s);
-            finishLogits(h, s, myQb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, myQb, kb));
-            st.template update<true>(s);
+            if ((halves >> wg) & 1u) {
+                finishLogits(h, s, myQb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, myQb, kb));
+            } else {
+#pragma unroll
+                for (int n = 0; n < 8; ++n)
+#pragma unroll
+                    for (int c = 0; c < 4; ++c) s[n][c] = -INFINITY;
+            }
+            float alpha[2];
+            st.template scaleScores<true>(s, alpha);
+            wgmmaWait<0>();
+            fenceAccumulators(st.o);
+            st.rescaleOutput(alpha);
 
             // P as the A fragments of 4 k-steps of 16 keys (hi and, split, lo parts).
-            uint32_t pHi[4][4], pLo[4][4];
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk) {
                 float r[8];
@@ -109,26 +155,18 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
                     for (int j = 0; j < 4; ++j) pLo[kk][j] = packPair<T>(r[2 * j], r[2 * j + 1], unused[0], unused[1]);
                 }
             }
-            wgmmaFence();
-#pragma unroll
-            for (int cb = 0; cb < D / 64; ++cb) {
-                float(&o)[8][4] = *reinterpret_cast<float(*)[8][4]>(&st.o[8 * cb][0]);
-#pragma unroll
-                for (int kk = 0; kk < 4; ++kk) {
-                    const uint64_t desc = mnMajorDescriptor(tileV, cb, kk);
-                    wgmmaM64N64K16<T, true>(o, pHi[kk], desc, true);
-                    if constexpr (kSplit) wgmmaM64N64K16<T, true>(o, pLo[kk], desc, true);
-                }
-            }
-            wgmmaCommit();
-            wgmmaWait<0>();
-            fenceAccumulators(st.o);
+            pendingBuf = buf;
         }
-        __syncthreads();  // every warpgroup is done with buffer buf before it is refilled
         kb = nextKb;
         halves = nextHalves;
         have = nextHave;
-        buf ^= 1;
+        buf = buf == kBuffers - 1 ? 0 : buf + 1;
+    }
+    if (active) {
+        wgmmaFence();
+        issueOutput();
+        wgmmaWait<0>();
+        fenceAccumulators(st.o);
     }
     if (!active) return;
     st.finish();

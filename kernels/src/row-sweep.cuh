@@ -101,36 +101,57 @@ struct OnlineSoftmax {
     // Turns logits (-inf = excluded) into p = exp(s - m) in place and rescales the state.
     template <bool kEntropy>
     __device__ __forceinline__ void update(float s[8][4]) {
+        float alpha[2];
+        scaleScores<kEntropy>(s, alpha);
+        rescaleOutput(alpha);
+    }
+
+    // update() without touching O: p = exp(s - m) in place, m, l, u updated; O is to be multiplied
+    // by alpha (rescaleOutput) before the tile's P V is added. Split so that the exp work can run
+    // while an earlier P V product is still in flight (wgmma).
+    template <bool kEntropy>
+    __device__ __forceinline__ void scaleScores(float s[8][4], float alpha[2]) {
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
-            float tileMax = -INFINITY;
+            // Pairwise reductions and two partial sums: short dependency chains (latency bound).
+            float half[4];
 #pragma unroll
-            for (int n = 0; n < 8; ++n) tileMax = fmaxf(tileMax, fmaxf(s[n][2 * r], s[n][2 * r + 1]));
+            for (int n = 0; n < 4; ++n)
+                half[n] = fmaxf(fmaxf(s[n][2 * r], s[n][2 * r + 1]), fmaxf(s[n + 4][2 * r], s[n + 4][2 * r + 1]));
+            float tileMax = fmaxf(fmaxf(half[0], half[1]), fmaxf(half[2], half[3]));
             tileMax = quadMax(tileMax);
             const float mNew = fmaxf(m[r], tileMax);
             const float ms = mNew == -INFINITY ? 0.0f : mNew;
-            const float alpha = fastExp2((m[r] - ms) * kLog2e);
-            float rowSum = 0.0f;
-            float rowDot = 0.0f;
+            alpha[r] = fastExp2((m[r] - ms) * kLog2e);
+            float rowSums[2] = {0.0f, 0.0f};
+            float rowDots[2] = {0.0f, 0.0f};
 #pragma unroll
             for (int n = 0; n < 8; ++n)
 #pragma unroll
                 for (int c = 2 * r; c < 2 * r + 2; ++c) {
                     const float d = s[n][c] - ms;
                     const float p = fastExp2(d * kLog2e);
-                    rowSum += p;
-                    if constexpr (kEntropy) rowDot += p > 0.0f ? p * d : 0.0f;
+                    rowSums[c & 1] += p;
+                    if constexpr (kEntropy) rowDots[c & 1] += p > 0.0f ? p * d : 0.0f;
                     s[n][c] = p;
                 }
-            if constexpr (kEntropy) u[r] = alpha * u[r] + (l[r] > 0.0f ? alpha * l[r] * (m[r] - ms) : 0.0f) + rowDot;
-            l[r] = alpha * l[r] + rowSum;
+            const float rowSum = rowSums[0] + rowSums[1];
+            const float rowDot = rowDots[0] + rowDots[1];
+            if constexpr (kEntropy)
+                u[r] = alpha[r] * u[r] + (l[r] > 0.0f ? alpha[r] * l[r] * (m[r] - ms) : 0.0f) + rowDot;
+            l[r] = alpha[r] * l[r] + rowSum;
             m[r] = mNew;
+        }
+    }
+
+    __device__ __forceinline__ void rescaleOutput(const float alpha[2]) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
 #pragma unroll
             for (int n = 0; n < D / 8; ++n) {
-                o[n][2 * r] *= alpha;
-                o[n][2 * r + 1] *= alpha;
+                o[n][2 * r] *= alpha[r];
+                o[n][2 * r + 1] *= alpha[r];
             }
-        }
     }
 
     __device__ __forceinline__ void finish() {
