@@ -106,6 +106,23 @@ __device__ __forceinline__ void finishLogitsT(const HeadView& h, float acc[8][4]
         }
 }
 
+// Sets the invisible cells of a warp tile of raw dot products to -inf (rowBase, keyBase as above).
+__device__ __forceinline__ void maskInvisible(const HeadView& h, float acc[8][4], int rowBase, int keyBase) {
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int i = rowBase + (lane >> 2) + 8 * r;
+        const KeySpan span = i < h.seqLen ? deviceVisibleKeys(h, i) : KeySpan{0, 0};
+#pragma unroll
+        for (int n = 0; n < 8; ++n)
+#pragma unroll
+            for (int c = 2 * r; c < 2 * r + 2; ++c) {
+                const int j = keyBase + fragCol(lane, n, c);
+                if (j < span.begin || j >= span.end) acc[n][c] = -INFINITY;
+            }
+    }
+}
+
 __device__ __forceinline__ void finishLogits(const HeadView& h, float acc[8][4], int rowBase, int keyBase, bool full) {
     if (h.softcap > 0.0f) {
         if (full) finishLogitsT<true, true>(h, acc, rowBase, keyBase);

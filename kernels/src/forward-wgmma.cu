@@ -127,16 +127,21 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
             issueOutput();
             wgmmaWait<1>();  // the scores; the previous block's O += P V may still run
             fenceAccumulators(s);
-            if ((halves >> wg) & 1u) {
-                finishLogits(h, s, myQb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, myQb, kb));
-            } else {
+            const bool uses = (halves >> wg) & 1u;
+            if (!uses) {
 #pragma unroll
                 for (int n = 0; n < 8; ++n)
 #pragma unroll
                     for (int c = 0; c < 4; ++c) s[n][c] = -INFINITY;
             }
             float alpha[2];
-            st.template scaleScores<true>(s, alpha);
+            if (h.softcap > 0.0f || !(h.scale > 0.0f)) {  // the raw-dot path needs a positive scale
+                if (uses) finishLogits(h, s, myQb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, myQb, kb));
+                st.template scaleScores<true>(s, alpha);
+            } else {
+                if (uses && !blockFullyVisible(h, myQb, kb)) maskInvisible(h, s, myQb * kTile + warpInGroup * 16, kb * kTile);
+                st.template scaleRawScores<true>(s, h.scale, alpha);
+            }
             wgmmaWait<0>();
             fenceAccumulators(st.o);
             st.rescaleOutput(alpha);

@@ -144,6 +144,47 @@ struct OnlineSoftmax {
         }
     }
 
+    // scaleScores for raw dot products (no softcap; invisible cells already -inf): the logit
+    // scale is folded into one FMA per cell, p = 2^(dot * scale * log2 e - m * log2 e), and the
+    // tile max is taken over the raw dots (scale > 0 and rounding are monotone, so max(dot) *
+    // scale equals max(dot * scale) exactly). p differs from scaleScores' by a few ulp of the
+    // exponent (|logit| * 2^-24 relative).
+    template <bool kEntropy>
+    __device__ __forceinline__ void scaleRawScores(float s[8][4], float scale, float alpha[2]) {
+        const float scale2 = scale * kLog2e;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            float half[4];
+#pragma unroll
+            for (int n = 0; n < 4; ++n)
+                half[n] = fmaxf(fmaxf(s[n][2 * r], s[n][2 * r + 1]), fmaxf(s[n + 4][2 * r], s[n + 4][2 * r + 1]));
+            const float tileMax = quadMax(fmaxf(fmaxf(half[0], half[1]), fmaxf(half[2], half[3]))) * scale;
+            const float mNew = fmaxf(m[r], tileMax);
+            const float ms = mNew == -INFINITY ? 0.0f : mNew;
+            const float ms2 = ms * kLog2e;
+            alpha[r] = fastExp2((m[r] - ms) * kLog2e);
+            float rowSums[2] = {0.0f, 0.0f};
+            float rowDots[2] = {0.0f, 0.0f};  // sum p * (logit - m) * log2 e
+#pragma unroll
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int c = 2 * r; c < 2 * r + 2; ++c) {
+                    // Clamped so that excluded cells give p = 0 and p * d2 = 0 (not 0 * -inf).
+                    const float d2 = fmaxf(fmaf(s[n][c], scale2, -ms2), -1024.0f);
+                    const float p = fastExp2(d2);
+                    rowSums[c & 1] += p;
+                    if constexpr (kEntropy) rowDots[c & 1] = fmaf(p, d2, rowDots[c & 1]);
+                    s[n][c] = p;
+                }
+            const float rowSum = rowSums[0] + rowSums[1];
+            const float rowDot = (rowDots[0] + rowDots[1]) * (1.0f / kLog2e);
+            if constexpr (kEntropy)
+                u[r] = alpha[r] * u[r] + (l[r] > 0.0f ? alpha[r] * l[r] * (m[r] - ms) : 0.0f) + rowDot;
+            l[r] = alpha[r] * l[r] + rowSum;
+            m[r] = mNew;
+        }
+    }
+
     __device__ __forceinline__ void rescaleOutput(const float alpha[2]) {
 #pragma unroll
         for (int r = 0; r < 2; ++r)
