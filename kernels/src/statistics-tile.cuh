@@ -21,6 +21,19 @@ __device__ __forceinline__ void queryBlockRange(const HeadView& h, int kb, int& 
     last = q1 / kTile;
 }
 
+// Query blocks that can see some key of key block kbFirst or (when hasSecond) kbFirst + 1: the
+// range a CTA owning both blocks streams.
+__device__ __forceinline__ void pairQueryBlockRange(const HeadView& h, int kbFirst, bool hasSecond, int& first,
+                                                    int& last) {
+    queryBlockRange(h, kbFirst, first, last);
+    if (hasSecond) {
+        int f2, l2;
+        queryBlockRange(h, kbFirst + 1, f2, l2);
+        first = min(first, f2);
+        last = max(last, l2);
+    }
+}
+
 // s[m] holds raw dot products of keys keyBase + 16 m + fragRow against queries qb * 64 + fragCol;
 // lse2 = LSE * log2(e) of the 64 queries. Adds p per key row into part[m][row half] and folds the
 // cells into blockMax. Branches are taken per tile, not per cell.

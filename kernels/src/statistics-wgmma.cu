@@ -50,13 +50,7 @@ __global__ void __launch_bounds__(kCtaThreads, 2) statistics_wgmma_kernel(HeadVi
     const float* lse = a.rowLse + headRows;
 
     int first, last;
-    queryBlockRange(h, kbFirst, first, last);
-    if (hasSecond) {
-        int f2, l2;
-        queryBlockRange(h, kbFirst + 1, f2, l2);
-        first = min(first, f2);
-        last = max(last, l2);
-    }
+    pairQueryBlockRange(h, kbFirst, hasSecond, first, last);
     int wFirst, wLast;
     queryBlockRange(h, kb, wFirst, wLast);
     if (!active) wLast = wFirst - 1;  // no cells (its K rows are not loaded)

@@ -128,13 +128,7 @@ __global__ void __launch_bounds__(kThreads) statistics_pair_kernel(HeadView h, S
     const float* lse = a.rowLse + headRows;
 
     int first, last;
-    queryBlockRange(h, kbFirst, first, last);
-    if (hasSecond) {
-        int f2, l2;
-        queryBlockRange(h, kbFirst + 1, f2, l2);
-        first = min(first, f2);
-        last = max(last, l2);
-    }
+    pairQueryBlockRange(h, kbFirst, hasSecond, first, last);
     int wFirst, wLast;
     queryBlockRange(h, kb, wFirst, wLast);
     const int count = last - first + 1;
