@@ -26,6 +26,24 @@ struct HeadView {
     float softcap = 0.0f;
 };
 
+// Where query head `head` and its K/V head (GQA: head / (qHeads / kvHeads)) start in a HeadView;
+// rows = head * rowsPadded, the offset of the head's per-row outputs.
+template <typename T, int D>
+struct HeadPointers {
+    const T* q;
+    const T* k;
+    const T* v;
+    size_t rows;
+};
+
+template <typename T, int D>
+__device__ __forceinline__ HeadPointers<T, D> headPointers(const HeadView& h, int head) {
+    const size_t rows = static_cast<size_t>(head) * h.rowsPadded;
+    const size_t kvOffset = static_cast<size_t>(head / (h.qHeads / h.kvHeads)) * h.rowsPadded * D;
+    return {static_cast<const T*>(h.q) + rows * D, static_cast<const T*>(h.k) + kvOffset,
+            static_cast<const T*>(h.v) + kvOffset, rows};
+}
+
 struct KeySpan {
     int begin;
     int end;

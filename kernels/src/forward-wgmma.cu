@@ -29,6 +29,8 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     static_assert(D % 64 == 0, "the wgmma forward takes head dims that are multiples of 64");
     extern __shared__ __align__(16) unsigned char smemRaw[];
     constexpr int kTileBytes = kSwizzledTileBytes<D>;
+    // Aligned here, on the shared array itself: through a helper taking a generic pointer the
+    // statistics kernel spilled at D = 128.
     const uint32_t rawAddress = static_cast<uint32_t>(__cvta_generic_to_shared(smemRaw));
     unsigned char* sQ = smemRaw + ((kSwizzleAlign - (rawAddress & (kSwizzleAlign - 1))) & (kSwizzleAlign - 1));
     unsigned char* sK = sQ + kGroups * kTileBytes;  // [kBuffers]
@@ -47,12 +49,11 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     const bool active = wg == 0 || hasSecond;
     const int myQb = qb0 + wg;
     const int head = blockIdx.y;
-    const int group = h.qHeads / h.kvHeads;
-    const size_t kvOffset = static_cast<size_t>(head / group) * h.rowsPadded * D;
-    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
-    const T* q = static_cast<const T*>(h.q) + (headRows + static_cast<size_t>(qb0) * kTile) * D;
-    const T* kBase = static_cast<const T*>(h.k) + kvOffset;
-    const T* vBase = static_cast<const T*>(h.v) + kvOffset;
+    const HeadPointers<T, D> ptr = headPointers<T, D>(h, head);
+    const size_t headRows = ptr.rows;
+    const T* q = ptr.q + static_cast<size_t>(qb0) * kTile * D;
+    const T* kBase = ptr.k;
+    const T* vBase = ptr.v;
     auto loadKeys = [&](int kb, int buf) {
         loadTileSwizzledAsync<T, D>(sK + buf * kTileBytes, kBase + static_cast<size_t>(kb) * kTile * D, tid, kCtaThreads);
         loadTileSwizzledAsync<T, D>(sV + buf * kTileBytes, vBase + static_cast<size_t>(kb) * kTile * D, tid, kCtaThreads);
@@ -91,8 +92,8 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk) {
                 const uint64_t desc = mnMajorDescriptor(tileV, cb, kk);
-                wgmmaM64N64K16<T, true>(o, pHi[kk], desc, true);
-                if constexpr (kSplit) wgmmaM64N64K16<T, true>(o, pLo[kk], desc, true);
+                wgmmaM64N64K16AccumulateTransposedB<T>(o, pHi[kk], desc);
+                if constexpr (kSplit) wgmmaM64N64K16AccumulateTransposedB<T>(o, pLo[kk], desc);
             }
         }
         wgmmaCommit();

@@ -60,12 +60,11 @@ __global__ void __launch_bounds__(kThreads) forward_pair_kernel(HeadView h, Forw
     const int half = warp >> 1;
     const bool active = half == 0 || hasSecond;
     const int myQb = qb0 + half;
-    const int group = h.qHeads / h.kvHeads;
-    const size_t kvOffset = static_cast<size_t>(head / group) * h.rowsPadded * D;
-    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
-    const T* q = static_cast<const T*>(h.q) + (headRows + static_cast<size_t>(qb0) * kTile) * D;
-    const T* kBase = static_cast<const T*>(h.k) + kvOffset;
-    const T* vBase = static_cast<const T*>(h.v) + kvOffset;
+    const HeadPointers<T, D> ptr = headPointers<T, D>(h, head);
+    const size_t headRows = ptr.rows;
+    const T* q = ptr.q + static_cast<size_t>(qb0) * kTile * D;
+    const T* kBase = ptr.k;
+    const T* vBase = ptr.v;
 
     PairBlocks it = pairBlocks(h, a, qb0, hasSecond);
 

@@ -41,11 +41,10 @@ __device__ void rowSweep(const HeadView& h, int head, int qb, const BlockSource&
     T* sV = sK + 2 * E;
     float* scratch = reinterpret_cast<float*>(sQ + (kWithV ? 5 : 3) * E);
     const int warp = threadIdx.x >> 5;
-    const int group = h.qHeads / h.kvHeads;
-    const size_t kvOffset = static_cast<size_t>(head / group) * h.rowsPadded * D;
-    const T* q = static_cast<const T*>(h.q) + (static_cast<size_t>(head) * h.rowsPadded + qb * kTile) * D;
-    const T* kBase = static_cast<const T*>(h.k) + kvOffset;
-    const T* vBase = static_cast<const T*>(h.v) + kvOffset;
+    const HeadPointers<T, D> ptr = headPointers<T, D>(h, head);
+    const T* q = ptr.q + static_cast<size_t>(qb) * kTile * D;
+    const T* kBase = ptr.k;
+    const T* vBase = ptr.v;
     if (src.count <= 0) return;
 
     loadTileAsync<T, D>(sQ, q);
@@ -113,16 +112,8 @@ struct OnlineSoftmax {
     __device__ __forceinline__ void scaleScores(float s[8][4], float alpha[2]) {
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
-            // Pairwise reductions and two partial sums: short dependency chains (latency bound).
-            float half[4];
-#pragma unroll
-            for (int n = 0; n < 4; ++n)
-                half[n] = fmaxf(fmaxf(s[n][2 * r], s[n][2 * r + 1]), fmaxf(s[n + 4][2 * r], s[n + 4][2 * r + 1]));
-            float tileMax = fmaxf(fmaxf(half[0], half[1]), fmaxf(half[2], half[3]));
-            tileMax = quadMax(tileMax);
-            const float mNew = fmaxf(m[r], tileMax);
-            const float ms = mNew == -INFINITY ? 0.0f : mNew;
-            alpha[r] = fastExp2((m[r] - ms) * kLog2e);
+            float mNew;
+            const float ms = startRow(r, rowTileMax(s, r), alpha[r], mNew);
             float rowSums[2] = {0.0f, 0.0f};
             float rowDots[2] = {0.0f, 0.0f};
 #pragma unroll
@@ -135,12 +126,7 @@ struct OnlineSoftmax {
                     if constexpr (kEntropy) rowDots[c & 1] += p > 0.0f ? p * d : 0.0f;
                     s[n][c] = p;
                 }
-            const float rowSum = rowSums[0] + rowSums[1];
-            const float rowDot = rowDots[0] + rowDots[1];
-            if constexpr (kEntropy)
-                u[r] = alpha[r] * u[r] + (l[r] > 0.0f ? alpha[r] * l[r] * (m[r] - ms) : 0.0f) + rowDot;
-            l[r] = alpha[r] * l[r] + rowSum;
-            m[r] = mNew;
+            finishRow<kEntropy>(r, alpha[r], ms, mNew, rowSums[0] + rowSums[1], rowDots[0] + rowDots[1]);
         }
     }
 
@@ -154,15 +140,9 @@ struct OnlineSoftmax {
         const float scale2 = scale * kLog2e;
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
-            float half[4];
-#pragma unroll
-            for (int n = 0; n < 4; ++n)
-                half[n] = fmaxf(fmaxf(s[n][2 * r], s[n][2 * r + 1]), fmaxf(s[n + 4][2 * r], s[n + 4][2 * r + 1]));
-            const float tileMax = quadMax(fmaxf(fmaxf(half[0], half[1]), fmaxf(half[2], half[3]))) * scale;
-            const float mNew = fmaxf(m[r], tileMax);
-            const float ms = mNew == -INFINITY ? 0.0f : mNew;
+            float mNew;
+            const float ms = startRow(r, rowTileMax(s, r) * scale, alpha[r], mNew);
             const float ms2 = ms * kLog2e;
-            alpha[r] = fastExp2((m[r] - ms) * kLog2e);
             float rowSums[2] = {0.0f, 0.0f};
             float rowDots[2] = {0.0f, 0.0f};  // sum p * (logit - m) * log2 e
 #pragma unroll
@@ -176,12 +156,8 @@ struct OnlineSoftmax {
                     if constexpr (kEntropy) rowDots[c & 1] = fmaf(p, d2, rowDots[c & 1]);
                     s[n][c] = p;
                 }
-            const float rowSum = rowSums[0] + rowSums[1];
-            const float rowDot = (rowDots[0] + rowDots[1]) * (1.0f / kLog2e);
-            if constexpr (kEntropy)
-                u[r] = alpha[r] * u[r] + (l[r] > 0.0f ? alpha[r] * l[r] * (m[r] - ms) : 0.0f) + rowDot;
-            l[r] = alpha[r] * l[r] + rowSum;
-            m[r] = mNew;
+            finishRow<kEntropy>(r, alpha[r], ms, mNew, rowSums[0] + rowSums[1],
+                                (rowDots[0] + rowDots[1]) * (1.0f / kLog2e));
         }
     }
 
@@ -193,6 +169,32 @@ struct OnlineSoftmax {
                 o[n][2 * r] *= alpha[r];
                 o[n][2 * r + 1] *= alpha[r];
             }
+    }
+
+    // Max of row half r of a tile over the quad (pairwise: short dependency chains).
+    __device__ __forceinline__ static float rowTileMax(const float s[8][4], int r) {
+        float half[4];
+#pragma unroll
+        for (int n = 0; n < 4; ++n)
+            half[n] = fmaxf(fmaxf(s[n][2 * r], s[n][2 * r + 1]), fmaxf(s[n + 4][2 * r], s[n + 4][2 * r + 1]));
+        return quadMax(fmaxf(fmaxf(half[0], half[1]), fmaxf(half[2], half[3])));
+    }
+
+    // Row r after a tile with max tileMax: the new running max mNew, the shift ms used for the
+    // tile's p (mNew, or 0 while the row has seen nothing) and the factor alpha for the old l, u, O.
+    __device__ __forceinline__ float startRow(int r, float tileMax, float& alpha, float& mNew) const {
+        mNew = fmaxf(m[r], tileMax);
+        const float ms = mNew == -INFINITY ? 0.0f : mNew;
+        alpha = fastExp2((m[r] - ms) * kLog2e);
+        return ms;
+    }
+
+    // Folds a tile's sum p and sum p * (logit - ms) into row r.
+    template <bool kEntropy>
+    __device__ __forceinline__ void finishRow(int r, float alpha, float ms, float mNew, float rowSum, float rowDot) {
+        if constexpr (kEntropy) u[r] = alpha * u[r] + (l[r] > 0.0f ? alpha * l[r] * (m[r] - ms) : 0.0f) + rowDot;
+        l[r] = alpha * l[r] + rowSum;
+        m[r] = mNew;
     }
 
     __device__ __forceinline__ void finish() {

@@ -28,6 +28,8 @@ __global__ void __launch_bounds__(kCtaThreads, 2) statistics_wgmma_kernel(HeadVi
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ __align__(16) unsigned char smemRaw[];
     constexpr int kTileBytes = kSwizzledTileBytes<D>;
+    // Aligned here, on the shared array itself: through a helper taking a generic pointer the
+    // statistics kernel spilled at D = 128.
     const uint32_t rawAddress = static_cast<uint32_t>(__cvta_generic_to_shared(smemRaw));
     unsigned char* sK = smemRaw + ((kSwizzleAlign - (rawAddress & (kSwizzleAlign - 1))) & (kSwizzleAlign - 1));
     unsigned char* sQ = sK + kGroups * kTileBytes;                           // [kStages] tiles
@@ -43,10 +45,10 @@ __global__ void __launch_bounds__(kCtaThreads, 2) statistics_wgmma_kernel(HeadVi
     const int kb = kbFirst + wg;
     const bool active = wg == 0 || hasSecond;
     const int head = blockIdx.y;
-    const int group = h.qHeads / h.kvHeads;
-    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
-    const T* kSrc = static_cast<const T*>(h.k) + (static_cast<size_t>(head / group) * h.rowsPadded + kbFirst * kTile) * D;
-    const T* qBase = static_cast<const T*>(h.q) + headRows * D;
+    const HeadPointers<T, D> ptr = headPointers<T, D>(h, head);
+    const size_t headRows = ptr.rows;
+    const T* kSrc = ptr.k + static_cast<size_t>(kbFirst) * kTile * D;
+    const T* qBase = ptr.q;
     const float* lse = a.rowLse + headRows;
 
     int first, last;

@@ -27,10 +27,10 @@ __global__ void __launch_bounds__(kThreads) statistics_kernel(HeadView h, Statis
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
     const int nb = h.rowsPadded / kTile;
-    const int group = h.qHeads / h.kvHeads;
-    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
-    const T* kTileSrc = static_cast<const T*>(h.k) + (static_cast<size_t>(head / group) * h.rowsPadded + kb * kTile) * D;
-    const T* qBase = static_cast<const T*>(h.q) + headRows * D;
+    const HeadPointers<T, D> ptr = headPointers<T, D>(h, head);
+    const size_t headRows = ptr.rows;
+    const T* kTileSrc = ptr.k + static_cast<size_t>(kb) * kTile * D;
+    const T* qBase = ptr.q;
     const float* lse = a.rowLse + headRows;
 
     int first, last;
@@ -121,10 +121,10 @@ __global__ void __launch_bounds__(kThreads) statistics_pair_kernel(HeadView h, S
     const int lane = threadIdx.x & 31;
     const int kb = kbFirst + (warp >> 1);
     const bool active = (warp >> 1) == 0 || hasSecond;
-    const int group = h.qHeads / h.kvHeads;
-    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
-    const T* kSrc = static_cast<const T*>(h.k) + (static_cast<size_t>(head / group) * h.rowsPadded + kbFirst * kTile) * D;
-    const T* qBase = static_cast<const T*>(h.q) + headRows * D;
+    const HeadPointers<T, D> ptr = headPointers<T, D>(h, head);
+    const size_t headRows = ptr.rows;
+    const T* kSrc = ptr.k + static_cast<size_t>(kbFirst) * kTile * D;
+    const T* qBase = ptr.q;
     const float* lse = a.rowLse + headRows;
 
     int first, last;

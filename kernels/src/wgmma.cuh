@@ -90,40 +90,31 @@ __device__ __forceinline__ void fenceAccumulators(float (&d)[N][4]) {
         for (int c = 0; c < 4; ++c) asm volatile("" : "+f"(d[n][c])::"memory");
 }
 
-#define ATTNSCOPE_WGMMA_RS_M64N64K16(TYPE, TRANSPOSE_B)                                                                        \
-    asm volatile(                                                                                                 \
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"                                                              \
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE                                               \
-        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, "  \
-        "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, " TRANSPOSE_B ";\n}\n"  \
-        : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),               \
-          "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),               \
-          "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),               \
-          "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),               \
-          "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),               \
-          "+f"(d[7][2]), "+f"(d[7][3])                                                                            \
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(static_cast<int>(accumulate)))
-
-#define ATTNSCOPE_WGMMA_SS_M64N64K16(TYPE)                                                                        \
-    asm volatile(                                                                                                 \
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                              \
-        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE                                               \
-        " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, "  \
-        "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"                        \
-        : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),               \
-          "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),               \
-          "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),               \
-          "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),               \
-          "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),               \
-          "+f"(d[7][2]), "+f"(d[7][3])                                                                            \
-        : "l"(descA), "l"(descB), "r"(static_cast<int>(accumulate)))
+// The 32 accumulator operands of an m64n64 wgmma (%0 .. %31) and the instruction head.
+#define ATTNSCOPE_WGMMA_ACCUMULATORS                                                                     \
+    "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), \
+        "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]),            \
+        "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]),            \
+        "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),            \
+        "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+#define ATTNSCOPE_WGMMA_M64N64K16(TYPE)                                                                        \
+    "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE                                                 \
+    " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
+    "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
 
 // D[64 x 64] (+)= A[64 x 16] . B[64 x 16]^T for one warpgroup, both K-major in shared memory
-// (descriptors from kMajorDescriptor). d as for the register form below.
+// (descriptors from kMajorDescriptor). d[n][c] is the m16n8k16 accumulator layout of the warp's 16
+// rows (fragRow/fragCol of warp-math.cuh); accumulate = false overwrites d.
 template <typename T>
 __device__ __forceinline__ void wgmmaM64N64K16(float (&d)[8][4], uint64_t descA, uint64_t descB, bool accumulate) {
-    if constexpr (std::is_same_v<T, __nv_bfloat16>) ATTNSCOPE_WGMMA_SS_M64N64K16("bf16");
-    else ATTNSCOPE_WGMMA_SS_M64N64K16("f16");
+#define ATTNSCOPE_WGMMA_SS(TYPE)                                                                         \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n" ATTNSCOPE_WGMMA_M64N64K16(TYPE)           \
+                 "%32, %33, p, 1, 1, 0, 0;\n}\n"                                                         \
+                 : ATTNSCOPE_WGMMA_ACCUMULATORS                                                          \
+                 : "l"(descA), "l"(descB), "r"(static_cast<int>(accumulate)))
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) ATTNSCOPE_WGMMA_SS("bf16");
+    else ATTNSCOPE_WGMMA_SS("f16");
+#undef ATTNSCOPE_WGMMA_SS
 }
 
 // S[64 x 64] = A . B^T over D for one warpgroup, A and B K-major swizzled tiles (64 rows x D).
@@ -134,26 +125,26 @@ __device__ __forceinline__ void wgmmaScores(float (&d)[8][4], const unsigned cha
         wgmmaM64N64K16<T>(d, kMajorDescriptor(tileA, kk), kMajorDescriptor(tileB, kk), kk > 0);
 }
 
-// D[64 x 64] (+)= A[64 x 16] . B for one warpgroup: A in registers (the m16n8k16 A fragment of the
-// warp's 16 rows, as ldmatrix gives it), B in shared memory, K-major (64 x 16, descB from
-// kMajorDescriptor) or, with kTransposedB, MN-major (16 x 64, from mnMajorDescriptor). d[n][c] is
-// the m16n8k16 accumulator layout of the warp's 16 rows (fragRow/fragCol of warp-math.cuh);
-// accumulate = false overwrites d.
-// Define A right before its wgmmas (e.g. ldmatrix in the same loop iteration): ptxas (CUDA 13.0)
-// was seen to hand the registers of an A fragment kept across loop iterations to other values
-// once its wgmma had been issued (forward at D = 64: the P fragments overwrote the Q fragments).
-template <typename T, bool kTransposedB = false>
-__device__ __forceinline__ void wgmmaM64N64K16(float (&d)[8][4], const uint32_t a[4], uint64_t descB, bool accumulate) {
-    if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-        if constexpr (kTransposedB) ATTNSCOPE_WGMMA_RS_M64N64K16("bf16", "1");
-        else ATTNSCOPE_WGMMA_RS_M64N64K16("bf16", "0");
-    } else {
-        if constexpr (kTransposedB) ATTNSCOPE_WGMMA_RS_M64N64K16("f16", "1");
-        else ATTNSCOPE_WGMMA_RS_M64N64K16("f16", "0");
-    }
+// D[64 x 64] += A[64 x 16] . B[16 x 64] for one warpgroup, A in registers (the m16n8k16 A fragment
+// of the warp's 16 rows: P in the forward), B MN-major in shared memory (descB from
+// mnMajorDescriptor: a V tile read transposed).
+// Define A right before its wgmmas: ptxas (CUDA 13.0) was seen to hand the registers of an A
+// fragment kept across loop iterations to other values once its wgmma had been issued (forward at
+// D = 64, when Q was an A fragment: the P fragments overwrote it).
+template <typename T>
+__device__ __forceinline__ void wgmmaM64N64K16AccumulateTransposedB(float (&d)[8][4], const uint32_t a[4],
+                                                                    uint64_t descB) {
+#define ATTNSCOPE_WGMMA_RS(TYPE)                                                                         \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n" ATTNSCOPE_WGMMA_M64N64K16(TYPE)           \
+                 "{%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"                                           \
+                 : ATTNSCOPE_WGMMA_ACCUMULATORS                                                          \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1))
+    if constexpr (std::is_same_v<T, __nv_bfloat16>) ATTNSCOPE_WGMMA_RS("bf16");
+    else ATTNSCOPE_WGMMA_RS("f16");
+#undef ATTNSCOPE_WGMMA_RS
 }
 
-#undef ATTNSCOPE_WGMMA_RS_M64N64K16
-#undef ATTNSCOPE_WGMMA_SS_M64N64K16
+#undef ATTNSCOPE_WGMMA_M64N64K16
+#undef ATTNSCOPE_WGMMA_ACCUMULATORS
 
 }  // namespace attnscope::cuda
