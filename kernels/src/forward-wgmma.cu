@@ -41,7 +41,6 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     // wgmma under branches it must treat as divergent.
     const int wg = __shfl_sync(0xffffffffu, tid / kWarpgroupThreads, 0);
     const int warpInGroup = (tid >> 5) & 3;
-    const int lane = tid & 31;
     const int nb = h.rowsPadded / kTile;
     const int pairs = (nb + 1) / 2;
     const int qb0 = 2 * (pairs - 1 - static_cast<int>(blockIdx.x));  // long causal rows first
@@ -55,15 +54,15 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     const T* kBase = ptr.k;
     const T* vBase = ptr.v;
     auto loadKeys = [&](int kb, int buf) {
-        loadTileSwizzledAsync<T, D>(sK + buf * kTileBytes, kBase + static_cast<size_t>(kb) * kTile * D, tid, kCtaThreads);
-        loadTileSwizzledAsync<T, D>(sV + buf * kTileBytes, vBase + static_cast<size_t>(kb) * kTile * D, tid, kCtaThreads);
+        loadTileSwizzledAsync<T, D, kCtaThreads>(sK + buf * kTileBytes, kBase + static_cast<size_t>(kb) * kTile * D, tid);
+        loadTileSwizzledAsync<T, D, kCtaThreads>(sV + buf * kTileBytes, vBase + static_cast<size_t>(kb) * kTile * D, tid);
     };
 
     PairBlocks it = pairBlocks(h, a, qb0, hasSecond);
     OnlineSoftmax<D> st;
     st.init();
-    loadTileSwizzledAsync<T, D>(sQ, q, tid, kCtaThreads);
-    if (hasSecond) loadTileSwizzledAsync<T, D>(sQ + kTileBytes, q + static_cast<size_t>(kTile) * D, tid, kCtaThreads);
+    loadTileSwizzledAsync<T, D, kCtaThreads>(sQ, q, tid);
+    if (hasSecond) loadTileSwizzledAsync<T, D, kCtaThreads>(sQ + kTileBytes, q + static_cast<size_t>(kTile) * D, tid);
     // The next key block of the union, made warp-uniform for the compiler (see wg).
     auto nextBlock = [&](int& kbOut, unsigned& halvesOut) {
         const bool more = it.next(kbOut, halvesOut);

@@ -21,16 +21,15 @@ __device__ __forceinline__ void queryBlockRange(const HeadView& h, int kb, int& 
     last = q1 / kTile;
 }
 
-// Query blocks that can see some key of key block kbFirst or (when hasSecond) kbFirst + 1: the
-// range a CTA owning both blocks streams.
-__device__ __forceinline__ void pairQueryBlockRange(const HeadView& h, int kbFirst, bool hasSecond, int& first,
-                                                    int& last) {
+// Query blocks that can see some key of key blocks kbFirst .. kbFirst + blocks - 1: the range a
+// CTA owning those blocks streams.
+__device__ __forceinline__ void ctaQueryBlockRange(const HeadView& h, int kbFirst, int blocks, int& first, int& last) {
     queryBlockRange(h, kbFirst, first, last);
-    if (hasSecond) {
-        int f2, l2;
-        queryBlockRange(h, kbFirst + 1, f2, l2);
-        first = min(first, f2);
-        last = max(last, l2);
+    for (int b = 1; b < blocks; ++b) {
+        int f, l;
+        queryBlockRange(h, kbFirst + b, f, l);
+        first = min(first, f);
+        last = max(last, l);
     }
 }
 
@@ -52,10 +51,12 @@ __device__ __forceinline__ void statisticsCellsT(const HeadView& h, const float 
         for (int m = 0; m < M; ++m) sums[m][c] = 0.0f;
     }
 #pragma unroll
-    for (int n = 0; n < 8; ++n)
+    for (int n = 0; n < 8; ++n) {
+        // The thread's two columns of group n are adjacent: one 8-byte load for both.
+        const float2 lsePair = *reinterpret_cast<const float2*>(lse2 + fragCol(lane, n, 0));
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
-            const float l2 = lse2[fragCol(lane, n, c)];
+            const float l2 = (c & 1) ? lsePair.y : lsePair.x;
             // Tiles crossing the mask boundary (a few per key block) test each cell; computing the
             // query's visible span here rather than once per tile keeps 32 registers free.
             KeySpan r{0, 0};
@@ -77,6 +78,7 @@ __device__ __forceinline__ void statisticsCellsT(const HeadView& h, const float 
                 maxima[c] = fmaxf(maxima[c], p);
             }
         }
+    }
 #pragma unroll
     for (int m = 0; m < M; ++m) {
         part[m][0] += sums[m][0] + sums[m][1];
@@ -98,17 +100,16 @@ __device__ __forceinline__ void statisticsCells(const HeadView& h, const float (
 }
 
 // Reduces one warp's block sum and max and adds them to block (qb, kb) of the head's grid
-// (buffers start at zero; p >= 0, so the float max can use the integer atomicMax).
+// (buffers start at zero). p >= 0, so floats order like their bit patterns: the max is one
+// integer warp reduction (redux) and the grid takes the integer atomicMax.
 __device__ __forceinline__ void addWarpBlockStatistics(float blockSum, float blockMax, float* gridSum, float* gridMax,
                                                        size_t block) {
 #pragma unroll
-    for (int off = 16; off > 0; off >>= 1) {
-        blockSum += __shfl_xor_sync(0xffffffffu, blockSum, off);
-        blockMax = fmaxf(blockMax, __shfl_xor_sync(0xffffffffu, blockMax, off));
-    }
+    for (int off = 16; off > 0; off >>= 1) blockSum += __shfl_xor_sync(0xffffffffu, blockSum, off);
+    const unsigned maxBits = __reduce_max_sync(0xffffffffu, __float_as_uint(blockMax));
     if ((threadIdx.x & 31) == 0) {
         atomicAdd(gridSum + block, blockSum);
-        atomicMax(reinterpret_cast<int*>(gridMax + block), __float_as_int(blockMax));
+        atomicMax(reinterpret_cast<int*>(gridMax + block), static_cast<int>(maxBits));
     }
 }
 

@@ -1,11 +1,21 @@
 // Statistics pass on Hopper (sm_90a): the KV-major pass of statistics.cu with the QK^T product on
-// wgmma. A CTA of two warpgroups owns 128 keys (64 per warpgroup); each warpgroup keeps its K
-// tile in swizzled shared memory for the whole pass and multiplies it by every visible 64-query
-// tile (a 4-stage cp.async ring), both operands read by the tensor cores straight from shared
-// memory. The product of the next query tile is issued before the cells of the current one are
-// handled, so tensor cores and the exp units work at the same time within each warpgroup. The cells are handled exactly as in the mma.sync kernels
-// (statistics-tile.cuh), so results agree with them bit for bit up to the order of sums.
+// wgmma. A CTA of four warpgroups owns 256 keys (64 per warpgroup); each warpgroup keeps its K
+// tile in swizzled shared memory for the whole pass and multiplies it by the visible queries 128
+// at a time (m64n128: two 64-query blocks per step), both operands read by the tensor cores straight
+// from shared memory.
+//
+// Query tiles go through a 4-stage ring handed over with mbarriers instead of __syncthreads, so
+// the warpgroups drift apart: while one handles the cells of its step (exp-bound), another's
+// product runs on the tensor cores. The warpgroups take turns loading: step t is loaded by
+// warpgroup t % 4 three steps ahead, once every warpgroup has released the stage (empty), and
+// published two steps later, when its copies have long landed (full: its cp.async waited for,
+// proxy-fenced, then an arrive).
+// Four warpgroups per CTA also halve the L2 traffic of query tiles against two.
+//
+// The cells are handled exactly as in the mma.sync kernels (statistics-tile.cuh), so results agree
+// with them bit for bit up to the order of sums.
 #include "dispatch.cuh"
+#include "mbarrier.cuh"
 #include "statistics-tile.cuh"
 #include "wgmma.cuh"
 
@@ -13,37 +23,54 @@ namespace attnscope::cuda {
 
 namespace {
 
-constexpr int kGroups = 2;                       // warpgroups per CTA, one 64-key block each
+constexpr int kGroups = 4;  // warpgroups per CTA, one 64-key block each
 constexpr int kCtaThreads = kGroups * kWarpgroupThreads;
-constexpr int kStages = 4;                       // Q tiles in flight: one computing, one ahead, two loading
+constexpr int kStepBlocks = 2;  // 64-query blocks per step
+constexpr int kStepRows = kStepBlocks * kTile;
+constexpr int kStages = 4;     // query tiles in the ring
+constexpr int kLoadAhead = 3;     // a step is loaded this many steps before it is used
+constexpr int kPublishAhead = 1;  // and published this many steps before
+// The LSE of a step is read by the cells, after the warp has released the step's query tile, so
+// it lives in a ring twice as deep: step t + 2 kStages, which overwrites it, is loaded only after
+// every warp has released step t + kStages, that is, finished the cells of step t.
+constexpr int kLseStages = 2 * kStages;
+
+template <int D>
+constexpr int kQueryTileBytes = kSwizzledTileBytes<D, kStepRows>;
 
 template <int D>
 constexpr size_t wgmmaStatisticsSmemBytes() {
-    return kSwizzleAlign + static_cast<size_t>(kGroups + kStages) * kSwizzledTileBytes<D> +
-           kStages * kTile * sizeof(float);
+    return kSwizzleAlign + static_cast<size_t>(kGroups) * kSwizzledTileBytes<D> +
+           static_cast<size_t>(kStages) * kQueryTileBytes<D> + kLseStages * kStepRows * sizeof(float) +
+           2 * kStages * sizeof(uint64_t);
 }
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kCtaThreads, 2) statistics_wgmma_kernel(HeadView h, StatisticsArgs a) {
+__global__ void __launch_bounds__(kCtaThreads, 1) statistics_wgmma_kernel(HeadView h, StatisticsArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ __align__(16) unsigned char smemRaw[];
-    constexpr int kTileBytes = kSwizzledTileBytes<D>;
+    constexpr int kKeyTileBytes = kSwizzledTileBytes<D>;
     // Aligned here, on the shared array itself: through a helper taking a generic pointer the
     // statistics kernel spilled at D = 128.
     const uint32_t rawAddress = static_cast<uint32_t>(__cvta_generic_to_shared(smemRaw));
     unsigned char* sK = smemRaw + ((kSwizzleAlign - (rawAddress & (kSwizzleAlign - 1))) & (kSwizzleAlign - 1));
-    unsigned char* sQ = sK + kGroups * kTileBytes;                           // [kStages] tiles
-    float* sLse = reinterpret_cast<float*>(sQ + kStages * kTileBytes);      // [kStages][64], LSE * log2(e)
+    unsigned char* sQ = sK + kGroups * kKeyTileBytes;                           // [kStages] tiles of 128 rows
+    float* sLse = reinterpret_cast<float*>(sQ + kStages * kQueryTileBytes<D>);  // [kLseStages][128], LSE * log2(e)
+    uint64_t* full = reinterpret_cast<uint64_t*>(sLse + kLseStages * kStepRows);  // [kStages]
+    uint64_t* empty = full + kStages;                                           // [kStages]
 
     const int tid = threadIdx.x;
-    const int wg = tid / kWarpgroupThreads;
+    // Warp-uniform as far as the compiler can tell (a value read from lane 0): ptxas serializes
+    // wgmma under branches it must treat as divergent.
+    const int wg = __shfl_sync(0xffffffffu, tid / kWarpgroupThreads, 0);
+    const int groupTid = tid % kWarpgroupThreads;
     const int warpInGroup = (tid >> 5) & 3;
     const int lane = tid & 31;
     const int nb = h.rowsPadded / kTile;
     const int kbFirst = kGroups * blockIdx.x;
-    const bool hasSecond = kbFirst + 1 < nb;
+    const int blocksHere = min(kGroups, nb - kbFirst);
     const int kb = kbFirst + wg;
-    const bool active = wg == 0 || hasSecond;
+    const bool active = wg < blocksHere;
     const int head = blockIdx.y;
     const HeadPointers<T, D> ptr = headPointers<T, D>(h, head);
     const size_t headRows = ptr.rows;
@@ -52,105 +79,97 @@ __global__ void __launch_bounds__(kCtaThreads, 2) statistics_wgmma_kernel(HeadVi
     const float* lse = a.rowLse + headRows;
 
     int first, last;
-    pairQueryBlockRange(h, kbFirst, hasSecond, first, last);
+    ctaQueryBlockRange(h, kbFirst, blocksHere, first, last);
     int wFirst, wLast;
     queryBlockRange(h, kb, wFirst, wLast);
     if (!active) wLast = wFirst - 1;  // no cells (its K rows are not loaded)
-    const int count = last - first + 1;
-    if (count <= 0) return;
+    if (last < first) return;
+    const int steps = (last - first + kStepBlocks) / kStepBlocks;
 
-    // Query block first + idx into stage idx % kStages (tile by cp.async, LSE by plain stores);
-    // one commit group per query block, empty ones included, so group counts stay uniform.
-    auto loadQueries = [&](int idx) {
-        if (idx < count) {
-            const int stage = idx % kStages;
-            loadTileSwizzledAsync<T, D>(sQ + stage * kTileBytes, qBase + static_cast<size_t>(first + idx) * kTile * D,
-                                        tid, kCtaThreads);
-            if (tid < kTile) {
-                const int i = (first + idx) * kTile + tid;
-                sLse[stage * kTile + tid] = i < h.seqLen ? lse[i] * kLog2e : INFINITY;
-            }
+    if (tid == 0) {
+        for (int st = 0; st < kStages; ++st) {
+            mbarrierInit(&full[st], kWarpgroupThreads);  // the loading warpgroup's threads
+            mbarrierInit(&empty[st], kGroups * 4);       // one arrive per warp
         }
-        cpAsyncCommit();
-    };
-    loadTileSwizzledAsync<T, D>(sK, kSrc, tid, kCtaThreads);
-    if (hasSecond) loadTileSwizzledAsync<T, D>(sK + kTileBytes, kSrc + static_cast<size_t>(kTile) * D, tid, kCtaThreads);
-    loadQueries(0);  // the first group holds K too
-    loadQueries(1);
-    loadQueries(2);
+    }
+    for (int g = 0; g < blocksHere; ++g)
+        loadTileSwizzledAsync<T, D, kCtaThreads>(sK + g * kKeyTileBytes, kSrc + static_cast<size_t>(g) * kTile * D, tid);
+    cpAsyncCommit();
+    cpAsyncWait<0>();
+    fenceSharedForAsyncProxy();
+    __syncthreads();  // K tiles and barrier initialization
 
-    const unsigned char* myK = sK + wg * kTileBytes;
-    // Every warpgroup multiplies every query block of the CTA's range (at most one block more than
-    // its own range) so that the wgmma pipeline is the same on every path; cells are handled only
-    // for its own blocks. ptxas serializes wgmma when it cannot prove which accumulators are in
-    // flight.
-    auto issueScores = [&](float (&sc)[8][4], int idx) {
-        wgmmaFence();
-        wgmmaScores<T, D>(sc, myK, sQ + (idx % kStages) * kTileBytes);
-        wgmmaCommit();
+    // Step t (query blocks first + 2 t and, when in range, the next one) into stage t % kStages, by
+    // warpgroup t % kGroups, after every warp released the stage's previous step. A second block
+    // past `last` is not loaded: no warpgroup uses its cells.
+    auto fill = [&](int t) {
+        if (t >= steps || wg != t % kGroups) return;
+        const int stage = t % kStages;
+        if (t >= kStages) mbarrierWait(&empty[stage], ((t / kStages) - 1) & 1);
+        const int qb = first + kStepBlocks * t;
+        unsigned char* tile = sQ + stage * kQueryTileBytes<D>;
+        const T* src = qBase + static_cast<size_t>(qb) * kTile * D;
+        loadRowsSwizzledAsync<T, D, kWarpgroupThreads, kStepRows>(tile, 0, src, groupTid);
+        if (qb + 1 <= last)
+            loadRowsSwizzledAsync<T, D, kWarpgroupThreads, kStepRows>(tile, kTile, src + static_cast<size_t>(kTile) * D,
+                                                                      groupTid);
+        cpAsyncCommit();
+        const int i = qb * kTile + groupTid;
+        sLse[(t % kLseStages) * kStepRows + groupTid] = i < h.seqLen ? lse[i] * kLog2e : INFINITY;
     };
-    // Before block idx + 1 is issued: it has landed for everyone, every warpgroup is done with block
-    // idx - 1, whose stage receives block idx + 3.
-    auto nextStage = [&](int idx) {
-        cpAsyncWait<1>();
+    // Publishes step t once its copies have landed (the loading warpgroup has no other copies in
+    // flight): the proxy fence orders them before the tensor cores' reads, the arrive releases them
+    // and the LSE stores.
+    auto publish = [&](int t) {
+        if (t >= steps || wg != t % kGroups) return;
+        cpAsyncWait<0>();
         fenceSharedForAsyncProxy();
-        __syncthreads();
-        loadQueries(idx + 3);
+        mbarrierArrive(&full[t % kStages]);
     };
     float colSum[2] = {0.0f, 0.0f};
-    auto cells = [&](const float (&sc)[8][4], int idx) {
-        const int qb = first + idx;
-        if (qb < wFirst || qb > wLast) return;  // uniform per warpgroup
-        float s[1][8][4];
+    auto cells = [&](const float (&sc)[2 * 8][4], int t) {
 #pragma unroll
-        for (int n = 0; n < 8; ++n)
+        for (int half = 0; half < kStepBlocks; ++half) {
+            const int qb = first + kStepBlocks * t + half;
+            if (qb < wFirst || qb > wLast) continue;  // uniform per warpgroup
+            float s[1][8][4];
 #pragma unroll
-            for (int c = 0; c < 4; ++c) s[0][n][c] = sc[n][c];
-        float part[1][2] = {{0.0f, 0.0f}};
-        float blockMax = 0.0f;
-        statisticsCells<1>(h, s, sLse + (idx % kStages) * kTile, qb, kb * kTile + warpInGroup * 16,
-                           blockFullyVisible(h, qb, kb), part, blockMax);
-        colSum[0] += part[0][0];
-        colSum[1] += part[0][1];
-        addWarpBlockStatistics(part[0][0] + part[0][1], blockMax, a.blockSum, a.blockMax,
-                               static_cast<size_t>(head) * nb * nb + static_cast<size_t>(qb) * nb + kb);
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int c = 0; c < 4; ++c) s[0][n][c] = sc[8 * half + n][c];
+            float part[1][2] = {{0.0f, 0.0f}};
+            float blockMax = 0.0f;
+            statisticsCells<1>(h, s, sLse + (t % kLseStages) * kStepRows + half * kTile, qb,
+                               kb * kTile + warpInGroup * 16, blockFullyVisible(h, qb, kb), part, blockMax);
+            colSum[0] += part[0][0];
+            colSum[1] += part[0][1];
+            addWarpBlockStatistics(part[0][0] + part[0][1], blockMax, a.blockSum, a.blockMax,
+                                   static_cast<size_t>(head) * nb * nb + static_cast<size_t>(qb) * nb + kb);
+        }
     };
 
-    float sA[8][4], sB[8][4];
-#pragma unroll
-    for (int n = 0; n < 8; ++n)
-#pragma unroll
-        for (int c = 0; c < 4; ++c) sA[n][c] = sB[n][c] = 0.0f;
-    cpAsyncWait<2>();  // K and query block 0
-    fenceSharedForAsyncProxy();
-    __syncthreads();
-    issueScores(sA, 0);
-    int idx = 0;
-    for (; idx + 2 < count; idx += 2) {  // blocks idx (in flight in sA), idx + 1, idx + 2
-        nextStage(idx);
-        issueScores(sB, idx + 1);
-        wgmmaWait<1>();
-        fenceAccumulators(sA);
-        cells(sA, idx);
-        nextStage(idx + 1);
-        issueScores(sA, idx + 2);
-        wgmmaWait<1>();
-        fenceAccumulators(sB);
-        cells(sB, idx + 1);
+    for (int t = 0; t < kLoadAhead; ++t) {
+        fill(t);
+        if (t < kPublishAhead) publish(t);
     }
-    if (idx + 1 < count) {  // two blocks left
-        nextStage(idx);
-        issueScores(sB, idx + 1);
-        wgmmaWait<1>();
-        fenceAccumulators(sA);
-        cells(sA, idx);
+    const unsigned char* myK = sK + wg * kKeyTileBytes;
+    float sc[2 * 8][4];
+    // Every warpgroup multiplies every step of the CTA's range (at most three blocks more than its
+    // own range) so that the wgmma sequence is the same on every path; cells are handled only for
+    // its own blocks. ptxas serializes wgmma when it cannot prove which accumulators are in flight.
+    for (int t = 0; t < steps; ++t) {
+        publish(t + kPublishAhead);
+        fill(t + kLoadAhead);
+        const int stage = t % kStages;
+        mbarrierWait(&full[stage], (t / kStages) & 1);
+        wgmmaFence();
+        wgmmaScores<T, D, kStepRows>(sc, myK, sQ + stage * kQueryTileBytes<D>);
+        wgmmaCommit();
         wgmmaWait<0>();
-        fenceAccumulators(sB);
-        cells(sB, idx + 1);
-    } else {  // one block left
-        wgmmaWait<0>();
-        fenceAccumulators(sA);
-        cells(sA, idx);
+        fenceAccumulators(sc);
+        __syncwarp();
+        if (lane == 0) mbarrierArrive(&empty[stage]);
+        cells(sc, t);
     }
     if (!active) return;
 #pragma unroll

@@ -128,7 +128,7 @@ __global__ void __launch_bounds__(kThreads) statistics_pair_kernel(HeadView h, S
     const float* lse = a.rowLse + headRows;
 
     int first, last;
-    pairQueryBlockRange(h, kbFirst, hasSecond, first, last);
+    ctaQueryBlockRange(h, kbFirst, hasSecond ? 2 : 1, first, last);
     int wFirst, wLast;
     queryBlockRange(h, kb, wFirst, wLast);
     const int count = last - first + 1;
