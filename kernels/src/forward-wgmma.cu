@@ -31,7 +31,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     constexpr int kTileBytes = kSwizzledTileBytes<D>;
     // Aligned here, on the shared array itself: through a helper taking a generic pointer the
     // statistics kernel spilled at D = 128.
-    const uint32_t rawAddress = static_cast<uint32_t>(__cvta_generic_to_shared(smemRaw));
+    const uint32_t rawAddress = sharedAddress(smemRaw);
     unsigned char* sQ = smemRaw + ((kSwizzleAlign - (rawAddress & (kSwizzleAlign - 1))) & (kSwizzleAlign - 1));
     unsigned char* sK = sQ + kGroups * kTileBytes;  // [kBuffers]
     unsigned char* sV = sK + kBuffers * kTileBytes;  // [kBuffers]

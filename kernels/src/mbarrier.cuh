@@ -6,11 +6,9 @@
 
 #include <cstdint>
 
-namespace attnscope::cuda {
+#include "warp-math.cuh"
 
-__device__ __forceinline__ uint32_t sharedAddress(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
+namespace attnscope::cuda {
 
 // One thread initializes; a __syncthreads must follow before any other thread uses the barrier.
 __device__ __forceinline__ void mbarrierInit(uint64_t* bar, int count) {

@@ -53,7 +53,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) statistics_wgmma_kernel(HeadVi
     constexpr int kKeyTileBytes = kSwizzledTileBytes<D>;
     // Aligned here, on the shared array itself: through a helper taking a generic pointer the
     // statistics kernel spilled at D = 128.
-    const uint32_t rawAddress = static_cast<uint32_t>(__cvta_generic_to_shared(smemRaw));
+    const uint32_t rawAddress = sharedAddress(smemRaw);
     unsigned char* sK = smemRaw + ((kSwizzleAlign - (rawAddress & (kSwizzleAlign - 1))) & (kSwizzleAlign - 1));
     unsigned char* sQ = sK + kGroups * kKeyTileBytes;                           // [kStages] tiles of 128 rows
     float* sLse = reinterpret_cast<float*>(sQ + kStages * kQueryTileBytes<D>);  // [kLseStages][128], LSE * log2(e)

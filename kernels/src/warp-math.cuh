@@ -34,8 +34,13 @@ constexpr int kTileElems = kTile * kStride<T, D>;
 // ---------------------------------------------------------------------------------------------
 // PTX wrappers
 
+// The 32-bit shared-window address PTX instructions take for a generic pointer into shared memory.
+__device__ __forceinline__ uint32_t sharedAddress(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
 __device__ __forceinline__ void cpAsync16(void* smem, const void* gmem) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    const unsigned s = sharedAddress(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
 }
 __device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
@@ -45,13 +50,13 @@ __device__ __forceinline__ void cpAsyncWait() {
 }
 
 __device__ __forceinline__ void ldmatrixX4(uint32_t r[4], const void* smem) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    const unsigned s = sharedAddress(smem);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(s));
 }
 __device__ __forceinline__ void ldmatrixX4Trans(uint32_t r[4], const void* smem) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    const unsigned s = sharedAddress(smem);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(s));

@@ -85,7 +85,7 @@ __device__ __forceinline__ uint64_t swizzledDescriptor(uint32_t address, uint32_
 // field cannot overflow: shared memory ends below 2^18 bytes).
 template <int Rows = kTile>
 __device__ __forceinline__ uint64_t kMajorDescriptor(const unsigned char* tile, int kk) {
-    const uint64_t base = swizzledDescriptor(static_cast<uint32_t>(__cvta_generic_to_shared(tile)), 16, 1024);
+    const uint64_t base = swizzledDescriptor(sharedAddress(tile), 16, 1024);
     // Added to the low word alone: 32-bit adds, no carry into the constant high word.
     const uint32_t low = static_cast<uint32_t>(base) +
                          ((static_cast<uint32_t>(kk >> 2) * (Rows * 128) + static_cast<uint32_t>(kk & 3) * 32) >> 4);
@@ -97,7 +97,7 @@ __device__ __forceinline__ uint64_t kMajorDescriptor(const unsigned char* tile, 
 // column block cb, rows from 16 kk on (2048 bytes per k-step); groups of 8 rows are 1024 bytes
 // apart (stride byte offset), column blocks 8192 (leading byte offset; unused for N = 64).
 __device__ __forceinline__ uint64_t mnMajorDescriptor(const unsigned char* tile, int cb, int kk) {
-    const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(tile)) + cb * (kTile * 128) + kk * 2048;
+    const uint32_t address = sharedAddress(tile) + cb * (kTile * 128) + kk * 2048;
     return swizzledDescriptor(address, kTile * 128, 1024);
 }
 
