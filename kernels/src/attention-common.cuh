@@ -158,7 +158,7 @@ struct DeviceThreshold {
 };
 
 __device__ __forceinline__ bool passesThreshold(const DeviceThreshold& t, int j, float logit) {
-    return logit > t.logit || (logit == t.logit && j <= t.key);
+    return (logit > t.logit) | ((logit == t.logit) & (j <= t.key));  // bitwise: no branches per cell
 }
 
 // SparseMask::keeps on the device. The explicit column list becomes a byte map over keys.
