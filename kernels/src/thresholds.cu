@@ -283,9 +283,8 @@ struct CandidateOp {
 };
 
 // a before b in the selection order (logit desc, key asc); -0 and +0 compare equal, as in
-// passesThreshold.
-// Bitwise, not short-circuit: ptxas turned || and && into divergent branches in the ranking loop,
-// which made it a fifth of the selection's time.
+// passesThreshold. Bitwise, not short-circuit: ptxas turned || and && into divergent branches in
+// the ranking loop, which made it a fifth of the selection's time.
 __device__ __forceinline__ bool precedes(const Candidate& a, const Candidate& b) {
     return (a.logit > b.logit) | ((a.logit == b.logit) & (a.key < b.key));
 }
