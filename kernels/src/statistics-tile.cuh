@@ -33,6 +33,34 @@ __device__ __forceinline__ void ctaQueryBlockRange(const HeadView& h, int kbFirs
     }
 }
 
+// The query blocks of [first, last] whose every cell sees every key of key block kb:
+// [fullFirst, fullLast], empty when fullLast < fullFirst. They form one interval because a query's
+// visible span [begin, end) only moves right as the query moves down: "the block's first query
+// sees past its last key" turns true once, "its last query exists and sees its first key" turns
+// false once. Each is found by a binary search (blockFullyVisible of every block would cost more
+// than a step).
+__device__ __forceinline__ void fullQueryBlockRange(const HeadView& h, int kb, int first, int last, int& fullFirst,
+                                                    int& fullLast) {
+    const int k0 = kb * kTile;
+    const int k1 = k0 + kTile;
+    int lo = first, hi = last + 1;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (deviceVisibleKeys(h, mid * kTile).end >= k1) hi = mid;
+        else lo = mid + 1;
+    }
+    fullFirst = lo;
+    lo = first - 1;
+    hi = last;
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        const int q1 = mid * kTile + kTile - 1;
+        if (q1 < h.seqLen && deviceVisibleKeys(h, q1).begin <= k0) lo = mid;
+        else hi = mid - 1;
+    }
+    fullLast = k1 <= h.seqLen ? lo : fullFirst - 1;
+}
+
 // s[m] holds raw dot products of keys keyBase + 16 m + fragRow against queries qb * 64 + fragCol;
 // lse2 = LSE * log2(e) of the 64 queries. Adds p per key row into part[m][row half] and folds the
 // cells into blockMax. Branches are taken per tile, not per cell.
@@ -110,6 +138,28 @@ __device__ __forceinline__ void addWarpBlockStatistics(float blockSum, float blo
     if ((threadIdx.x & 31) == 0) {
         atomicAdd(gridSum + block, blockSum);
         atomicMax(reinterpret_cast<int*>(gridMax + block), static_cast<int>(maxBits));
+    }
+}
+
+// addWarpBlockStatistics for two query blocks at once (block and block + blockStride of the grid):
+// the first shuffle swaps the blocks' partial sums so that lanes 0-15 go on reducing the first
+// block and lanes 16-31 the second (five shuffles and adds instead of ten); lanes 0 and 16 add the
+// results.
+__device__ __forceinline__ void addWarpBlockStatisticsPair(const float (&blockSum)[2], const float (&blockMax)[2],
+                                                           float* gridSum, float* gridMax, size_t block,
+                                                           size_t blockStride) {
+    const int lane = threadIdx.x & 31;
+    const bool second = (lane & 16) != 0;
+    float sum = second ? blockSum[1] : blockSum[0];
+    sum += __shfl_xor_sync(0xffffffffu, second ? blockSum[0] : blockSum[1], 16);
+#pragma unroll
+    for (int off = 8; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    const unsigned max0 = __reduce_max_sync(0xffffffffu, __float_as_uint(blockMax[0]));
+    const unsigned max1 = __reduce_max_sync(0xffffffffu, __float_as_uint(blockMax[1]));
+    if ((lane & 15) == 0) {
+        const size_t b = block + (second ? blockStride : 0);
+        atomicAdd(gridSum + b, sum);
+        atomicMax(reinterpret_cast<int*>(gridMax + b), static_cast<int>(second ? max1 : max0));
     }
 }
 

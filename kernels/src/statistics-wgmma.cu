@@ -46,6 +46,35 @@ constexpr size_t wgmmaStatisticsSmemBytes() {
            2 * kStages * sizeof(uint64_t);
 }
 
+// The cells of a step whose two query blocks see every key of the warp's rows, without softcap:
+// at long T nearly every step, so it goes without statisticsCells' per-block tests. sc[n][c] is the
+// m64n128 accumulator (columns 0-63: the first block, 64-127: the second); lse2 the step's 128
+// LSE * log2(e). Sums and maxima start from the first cell of a block rather than from zero
+// (p >= 0): one add and one max fewer per chain.
+__device__ __forceinline__ void fullStepCells(const float (&sc)[2 * 8][4], const float* lse2, float scale2,
+                                              float (&colSum)[2], float (&blockSum)[2], float (&blockMax)[2]) {
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int half = 0; half < kStepBlocks; ++half) {
+        float sums[4], maxima[4];
+#pragma unroll
+        for (int n = 0; n < 8; ++n) {
+            const int nn = 8 * half + n;
+            const float2 lsePair = *reinterpret_cast<const float2*>(lse2 + fragCol(lane, nn, 0));
+#pragma unroll
+            for (int c = 0; c < 4; ++c) {
+                const float p = fastExp2(fmaf(sc[nn][c], scale2, (c & 1) ? -lsePair.y : -lsePair.x));
+                sums[c] = n == 0 ? p : sums[c] + p;
+                maxima[c] = n == 0 ? p : fmaxf(maxima[c], p);
+            }
+        }
+        colSum[0] += sums[0] + sums[1];  // key row fragRow(lane, 0)
+        colSum[1] += sums[2] + sums[3];  // key row fragRow(lane, 2)
+        blockSum[half] = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+        blockMax[half] = fmaxf(fmaxf(maxima[0], maxima[1]), fmaxf(maxima[2], maxima[3]));
+    }
+}
+
 template <typename T, int D>
 __global__ void __launch_bounds__(kCtaThreads, 1) statistics_wgmma_kernel(HeadView h, StatisticsArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -85,6 +114,12 @@ __global__ void __launch_bounds__(kCtaThreads, 1) statistics_wgmma_kernel(HeadVi
     queryBlockRange(h, kb, wFirst, wLast);
     if (!active) wLast = wFirst - 1;  // no cells (its K rows are not loaded)
     if (last < first) return;
+    // Steps with both query blocks in [fullFirst, fullLast] take fullStepCells.
+    int fullFirst, fullLast;
+    fullQueryBlockRange(h, kb, wFirst, wLast, fullFirst, fullLast);
+    if (h.softcap > 0.0f) fullLast = fullFirst - 1;
+    const float scale2 = h.scale * kLog2e;
+    const size_t headBlocks = static_cast<size_t>(head) * nb * nb;
     const int steps = (last - first + kStepBlocks) / kStepBlocks;
 
     if (tid == 0) {
@@ -170,7 +205,15 @@ __global__ void __launch_bounds__(kCtaThreads, 1) statistics_wgmma_kernel(HeadVi
         fenceAccumulators(sc);
         __syncwarp();
         if (lane == 0) mbarrierArrive(&empty[stage]);
-        cells(sc, t);
+        const int qb = first + kStepBlocks * t;
+        if (qb >= fullFirst && qb + 1 <= fullLast) {
+            float blockSum[2], blockMax[2];
+            fullStepCells(sc, sLse + (t % kLseStages) * kStepRows, scale2, colSum, blockSum, blockMax);
+            addWarpBlockStatisticsPair(blockSum, blockMax, a.blockSum, a.blockMax,
+                                       headBlocks + static_cast<size_t>(qb) * nb + kb, nb);
+        } else {
+            cells(sc, t);
+        }
     }
     if (!active) return;
 #pragma unroll
