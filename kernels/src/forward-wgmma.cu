@@ -23,6 +23,11 @@ constexpr size_t wgmmaForwardSmemBytes() {
     return kSwizzleAlign + static_cast<size_t>(kGroups + 2 * kBuffers) * kSwizzledTileBytes<D>;
 }
 
+// Whether a CTA takes two query heads of one K/V head (GQA groups of even size: their key block
+// lists are the same, so neither warpgroup computes blocks only the other uses) rather than two
+// query blocks of one head.
+__host__ __device__ inline bool forwardPairsHeads(const HeadView& h) { return (h.qHeads / h.kvHeads) % 2 == 0; }
+
 template <typename T, int D, bool kSplit>
 __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView h, ForwardArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -42,15 +47,21 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     const int wg = __shfl_sync(0xffffffffu, tid / kWarpgroupThreads, 0);
     const int warpInGroup = (tid >> 5) & 3;
     const int nb = h.rowsPadded / kTile;
-    const int pairs = (nb + 1) / 2;
-    const int qb0 = 2 * (pairs - 1 - static_cast<int>(blockIdx.x));  // long causal rows first
-    const bool hasSecond = qb0 + 1 < nb;
+    // Head pairs: the warpgroups take one query block of two query heads of one K/V head. Else
+    // two consecutive query blocks of one head (whose key blocks differ at the ends).
+    const bool headPairs = forwardPairsHeads(h);
+    const int qb0 = headPairs ? nb - 1 - static_cast<int>(blockIdx.x)             // long causal rows first
+                              : 2 * ((nb + 1) / 2 - 1 - static_cast<int>(blockIdx.x));
+    const bool hasSecond = headPairs || qb0 + 1 < nb;
     const bool active = wg == 0 || hasSecond;
-    const int myQb = qb0 + wg;
-    const int head = blockIdx.y;
-    const HeadPointers<T, D> ptr = headPointers<T, D>(h, head);
-    const size_t headRows = ptr.rows;
+    const int myQb = headPairs ? qb0 : qb0 + wg;
+    const int firstHead = headPairs ? 2 * blockIdx.y : blockIdx.y;
+    const int head = headPairs ? firstHead + wg : firstHead;
+    const HeadPointers<T, D> ptr = headPointers<T, D>(h, firstHead);
+    const size_t headRows = static_cast<size_t>(head) * h.rowsPadded;
     const T* q = ptr.q + static_cast<size_t>(qb0) * kTile * D;
+    // The second warpgroup's query tile: the next head's block, or the next block of this head.
+    const T* qSecond = q + (headPairs ? static_cast<size_t>(h.rowsPadded) * D : static_cast<size_t>(kTile) * D);
     const T* kBase = ptr.k;
     const T* vBase = ptr.v;
     auto loadKeys = [&](int kb, int buf) {
@@ -58,16 +69,17 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
         loadTileSwizzledAsync<T, D, kCtaThreads>(sV + buf * kTileBytes, vBase + static_cast<size_t>(kb) * kTile * D, tid);
     };
 
-    PairBlocks it = pairBlocks(h, a, qb0, hasSecond);
+    PairBlocks it = pairBlocks(h, a, qb0, hasSecond && !headPairs);
+    const unsigned bothHalves = headPairs ? 3u : 0u;  // head pairs share one list
     OnlineSoftmax<D> st;
     st.init();
     loadTileSwizzledAsync<T, D, kCtaThreads>(sQ, q, tid);
-    if (hasSecond) loadTileSwizzledAsync<T, D, kCtaThreads>(sQ + kTileBytes, q + static_cast<size_t>(kTile) * D, tid);
+    if (hasSecond) loadTileSwizzledAsync<T, D, kCtaThreads>(sQ + kTileBytes, qSecond, tid);
     // The next key block of the union, made warp-uniform for the compiler (see wg).
     auto nextBlock = [&](int& kbOut, unsigned& halvesOut) {
         const bool more = it.next(kbOut, halvesOut);
         kbOut = __shfl_sync(0xffffffffu, kbOut, 0);
-        halvesOut = __shfl_sync(0xffffffffu, halvesOut, 0);
+        halvesOut = __shfl_sync(0xffffffffu, halvesOut | bothHalves, 0);
         return __shfl_sync(0xffffffffu, static_cast<int>(more), 0) != 0;
     };
     int kb = 0;
@@ -186,7 +198,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
 bool launchForwardWgmma(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream) {
     if (e == Element::Float32 || D % 64 != 0 || !useHopperKernels()) return false;
     const int nb = h.rowsPadded / kTile;
-    const dim3 grid((nb + 1) / 2, h.qHeads);
+    const dim3 grid = forwardPairsHeads(h) ? dim3(nb, h.qHeads / 2) : dim3((nb + 1) / 2, h.qHeads);
     dispatchElement(e, [&]<typename T>() {
         if constexpr (kIsMma<T>) {
             dispatchHeadDim(D, [&]<int kD>() {
