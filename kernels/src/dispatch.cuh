@@ -81,6 +81,17 @@ inline bool useHopperKernels() {
     return hopperDevice && family != "single" && family != "pair";
 }
 
+// Streaming multiprocessors of the current device (1 when it cannot be read), for persistent grids.
+inline int multiprocessorCount() {
+    int device = 0, count = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+        cudaGetLastError();
+        return 1;
+    }
+    return count;
+}
+
 // Throws BackendError when the last launch failed (defined in cuda-check.cpp).
 void checkLaunch(const char* what);
 

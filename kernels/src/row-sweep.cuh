@@ -75,6 +75,41 @@ __device__ void rowSweep(const HeadView& h, int head, int qb, const BlockSource&
     }
 }
 
+// The finished softmax totals of the two rows a thread holds: max m, sum l and entropy
+// accumulator u = sum p * (s - m), l and u as per-thread partials until finish().
+struct RowTotals {
+    float m[2];
+    float l[2];
+    float u[2];
+
+    // Sums the quad's partials of l and u (every lane of the quad gets the row's totals).
+    __device__ __forceinline__ static void reduceQuad(float (&l)[2], float (&u)[2]) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            l[r] = quadSum(l[r]);
+            u[r] = quadSum(u[r]);
+        }
+    }
+
+    __device__ __forceinline__ void finish() { reduceQuad(l, u); }
+
+    // The row max (when rowMax is set), LSE and entropy of the rows (one lane per row); rows >=
+    // limit are skipped. Call after finish().
+    __device__ __forceinline__ void write(float* rowMax, float* rowLse, float* rowEntropy, int rowBase, int limit) const {
+        const int lane = threadIdx.x & 31;
+        if ((lane & 3) != 0) return;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const int i = rowBase + (lane >> 2) + 8 * r;
+            if (i >= limit) continue;
+            const float logL = logf(l[r]);
+            if (rowMax) rowMax[i] = m[r];
+            rowLse[i] = l[r] > 0.0f ? m[r] + logL : -INFINITY;
+            rowEntropy[i] = l[r] > 0.0f ? fmaxf(0.0f, logL - u[r] / l[r]) : 0.0f;
+        }
+    }
+};
+
 // Online softmax state of the two rows a thread holds, with the entropy accumulator
 // u = sum p * (s - m); l and u are per-thread partials (quad-reduced in finish()).
 template <int D>
@@ -85,16 +120,8 @@ struct OnlineSoftmax {
     float u[2];
 
     __device__ __forceinline__ void init() {
-#pragma unroll
-        for (int n = 0; n < D / 8; ++n)
-#pragma unroll
-            for (int c = 0; c < 4; ++c) o[n][c] = 0.0f;
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            m[r] = -INFINITY;
-            l[r] = 0.0f;
-            u[r] = 0.0f;
-        }
+        clearOutput();
+        restartRows();
     }
 
     // Turns logits (-inf = excluded) into p = exp(s - m) in place and rescales the state.
@@ -197,22 +224,45 @@ struct OnlineSoftmax {
         m[r] = mNew;
     }
 
-    __device__ __forceinline__ void finish() {
+    __device__ __forceinline__ void finish() { RowTotals::reduceQuad(l, u); }
+
+    // The per-thread m, l, u partials of the rows so far; the state then starts new rows (m = -inf,
+    // l = u = 0, so the next tile's alpha is 0) while o still holds the old rows' output, for
+    // kernels that run several row sets through one state.
+    __device__ __forceinline__ RowTotals restartRows() {
+        RowTotals t;
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
-            l[r] = quadSum(l[r]);
-            u[r] = quadSum(u[r]);
+            t.m[r] = m[r];
+            t.l[r] = l[r];
+            t.u[r] = u[r];
+            m[r] = -INFINITY;
+            l[r] = 0.0f;
+            u[r] = 0.0f;
         }
+        return t;
+    }
+
+    __device__ __forceinline__ void clearOutput() {
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+            for (int c = 0; c < 4; ++c) o[n][c] = 0.0f;
     }
 
     // Writes O / l for the thread's rows into out (row stride D); rows >= limit are skipped.
     __device__ __forceinline__ void writeOutput(float* out, int rowBase, int limit) const {
+        writeOutputRows(l, out, rowBase, limit);
+    }
+
+    // writeOutput with the sums l of finished rows (restartRows, then RowTotals::finish).
+    __device__ __forceinline__ void writeOutputRows(const float (&rowSum)[2], float* out, int rowBase, int limit) const {
         const int lane = threadIdx.x & 31;
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             const int i = rowBase + (lane >> 2) + 8 * r;
             if (i >= limit) continue;
-            const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+            const float inv = rowSum[r] > 0.0f ? 1.0f / rowSum[r] : 0.0f;
 #pragma unroll
             for (int n = 0; n < D / 8; ++n) {
                 const float2 v = make_float2(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
@@ -225,17 +275,7 @@ struct OnlineSoftmax {
     // row); rows >= limit are skipped. Call after finish().
     __device__ __forceinline__ void writeRowStatistics(float* rowMax, float* rowLse, float* rowEntropy, int rowBase,
                                                        int limit) const {
-        const int lane = threadIdx.x & 31;
-        if ((lane & 3) != 0) return;
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            const int i = rowBase + (lane >> 2) + 8 * r;
-            if (i >= limit) continue;
-            const float logL = logf(l[r]);
-            if (rowMax) rowMax[i] = m[r];
-            rowLse[i] = l[r] > 0.0f ? m[r] + logL : -INFINITY;
-            rowEntropy[i] = l[r] > 0.0f ? fmaxf(0.0f, logL - u[r] / l[r]) : 0.0f;
-        }
+        RowTotals{{m[0], m[1]}, {l[0], l[1]}, {u[0], u[1]}}.write(rowMax, rowLse, rowEntropy, rowBase, limit);
     }
 };
 

@@ -2,9 +2,12 @@
 // native. On compute capability 9.0 with an even GQA group, a CTA of the wgmma forward takes one
 // query block of two query heads of one K/V head; otherwise two query blocks of one head (odd block
 // counts leave the last CTA one block). Each head is checked against the CPU reference (dense) or
-// against a double-precision softmax over the listed key blocks (block-sparse).
+// against a double-precision softmax over the listed key blocks (block-sparse). Cases with a capped
+// grid (ATTNSCOPE_CUDA_FORWARD_CTAS) make each CTA run through several items, as block-sparse
+// launches of real lengths do, including items whose lists are empty.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "attnscope/cuda-layer.h"
@@ -18,6 +21,8 @@ struct LayerCase {
     int qHeads, kvHeads, seqLen, headDim;
     bool causal;
     int windowBlocks;  // > 0: block-sparse, key block 0 plus the last windowBlocks blocks up to the diagonal
+    int ctas = 0;      // > 0: the wgmma forward's grid is capped at this many CTAs, each running through several items
+    bool emptyLists = false;  // block-sparse: every third query block lists no key block
 };
 
 // bf16 bits of values that bf16 holds exactly (makeHead's fp16/bf16 values).
@@ -35,18 +40,20 @@ struct BlockLists {
     std::vector<int> offsets{0}, blocks;
 };
 
-BlockLists sinkWindowLists(int nb, int windowBlocks) {
+BlockLists sinkWindowLists(int nb, int windowBlocks, bool emptyLists) {
     BlockLists l;
     for (int qb = 0; qb < nb; ++qb) {
-        l.blocks.push_back(0);
-        for (int kb = std::max(1, qb - windowBlocks + 1); kb <= qb; ++kb) l.blocks.push_back(kb);
+        if (!emptyLists || qb % 3 != 1) {
+            l.blocks.push_back(0);
+            for (int kb = std::max(1, qb - windowBlocks + 1); kb <= qb; ++kb) l.blocks.push_back(kb);
+        }
         l.offsets.push_back(static_cast<int>(l.blocks.size()));
     }
     return l;
 }
 
 // Softmax over the visible keys of the listed blocks, in double: what the block-sparse forward
-// computes for one head.
+// computes for one head. A row with no key: output 0, max and LSE -inf, entropy 0.
 struct RowReference {
     std::vector<double> lse, entropy;
     std::vector<float> rowMax, output;
@@ -76,8 +83,8 @@ RowReference sparseReference(const HeadTensors& h, const BlockLists& l) {
             zs += std::exp(s - m) * (s - m);
         }
         r.rowMax[i] = static_cast<float>(m);
-        r.lse[i] = m + std::log(z);
-        r.entropy[i] = std::log(z) - zs / z;
+        r.lse[i] = logits.empty() ? -INFINITY : m + std::log(z);
+        r.entropy[i] = logits.empty() ? 0.0 : std::log(z) - zs / z;
         for (const auto& [j, s] : logits)
             for (int c = 0; c < D; ++c)
                 r.output[static_cast<size_t>(i) * D + c] += static_cast<float>(std::exp(s - r.lse[i]) * h.valueRow(j)[c]);
@@ -109,7 +116,10 @@ TEST_P(GpuLayerForward, EveryHeadMatchesReference) {
     const size_t rows = static_cast<size_t>(c.qHeads) * T;
     cuda::DeviceBuffer<float> out(rows * D, "test out"), rowMax(rows, "test max"), rowLse(rows, "test lse"),
         rowEntropy(rows, "test entropy");
-    const BlockLists lists = c.windowBlocks > 0 ? sinkWindowLists(T / 64, c.windowBlocks) : BlockLists{};
+    // NaN everywhere first: a row the launch does not write fails the comparison.
+    const std::vector<float> nans(rows * D, NAN);
+    for (cuda::DeviceBuffer<float>* b : {&out, &rowMax, &rowLse, &rowEntropy}) b->upload(nans.data(), b == &out ? rows * D : rows);
+    const BlockLists lists = c.windowBlocks > 0 ? sinkWindowLists(T / 64, c.windowBlocks, c.emptyLists) : BlockLists{};
     cuda::DeviceBuffer<int> offsets(lists.offsets.size(), "test offsets"), blocks(lists.blocks.size(), "test blocks");
     if (c.windowBlocks > 0) {
         offsets.upload(lists.offsets.data(), lists.offsets.size());
@@ -121,9 +131,11 @@ TEST_P(GpuLayerForward, EveryHeadMatchesReference) {
     shape.seqLen = T;
     shape.headDim = D;
     shape.causal = c.causal;
+    if (c.ctas > 0) setenv("ATTNSCOPE_CUDA_FORWARD_CTAS", std::to_string(c.ctas).c_str(), 1);
     cuda::layerForward(shape, cuda::LayerDType::BFloat16, dq.get(), dk.get(), dv.get(), out.get(), rowMax.get(),
                        rowLse.get(), rowEntropy.get(), true, c.windowBlocks > 0 ? offsets.get() : nullptr,
                        c.windowBlocks > 0 ? blocks.get() : nullptr, nullptr);
+    unsetenv("ATTNSCOPE_CUDA_FORWARD_CTAS");
     std::vector<float> gOut(rows * D), gMax(rows), gLse(rows), gEntropy(rows);
     out.download(gOut.data(), gOut.size());
     rowMax.download(gMax.data(), gMax.size());
@@ -161,7 +173,13 @@ INSTANTIATE_TEST_SUITE_P(Cases, GpuLayerForward,
                                            LayerCase{8, 2, 448, 128, true, 2},    // head pairs, block-sparse
                                            LayerCase{3, 3, 320, 128, true, 2},    // block pairs, odd block count
                                            LayerCase{3, 3, 192, 64, true, 0},     // block pairs, dense
-                                           LayerCase{4, 1, 256, 96, true, 3}));   // mma.sync forward
+                                           LayerCase{4, 1, 256, 96, true, 3},     // mma.sync forward
+                                           // Few CTAs, each running through several items (the K/V
+                                           // pipeline crossing items), with empty lists among them.
+                                           LayerCase{8, 2, 448, 128, true, 2, 3, true},   // head pairs, block-sparse
+                                           LayerCase{3, 3, 320, 128, true, 2, 2, true},   // block pairs, odd block count
+                                           LayerCase{4, 2, 320, 64, true, 0, 3},          // head pairs, dense
+                                           LayerCase{3, 3, 192, 128, false, 0, 2}));      // block pairs, dense, bidirectional
 
 }  // namespace
 }  // namespace attnscope::test
