@@ -186,6 +186,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     unsigned halves = 0;
     bool first = false;
     bool have = nextBlock(kb, halves, first);
+    first = false;  // the CTA's first block: the state holds no earlier rows to hand over
     if (have) loadKeys(kb, 0);
     cpAsyncCommit();
 
@@ -211,10 +212,13 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
         }
         wgmmaCommit();
     };
-    auto writeRows = [&](const WarpgroupRows& r, const float (&rowSum)[2]) {
+    // Output (o, still the finished rows') and row statistics of finished rows r.
+    auto writeRows = [&](const WarpgroupRows& r, RowTotals& totals) {
+        totals.finish();
         const size_t headRows = static_cast<size_t>(r.head) * h.rowsPadded;
         const int rowBase = r.qb * kTile + warpInGroup * 16;
-        st.writeOutputRows(rowSum, a.out + headRows * D, rowBase, h.seqLen);
+        st.writeOutputRows(totals.l, a.out + headRows * D, rowBase, h.seqLen);
+        totals.write(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
     };
 
     float s[8][4];
@@ -223,7 +227,6 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
 #pragma unroll
         for (int c = 0; c < 4; ++c) s[n][c] = 0.0f;
     int buf = 0;
-    bool started = false;  // the state holds rows of an earlier block
     while (have) {
         int nextKb = 0;
         unsigned nextHalves = 0;
@@ -266,7 +269,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
         }
         // An item's first block after another item: the state starts the new rows, the old
         // rows' totals are kept for writing once their last O += P V is done.
-        const bool newRows = kAcrossItems && first && started;
+        const bool newRows = kAcrossItems && first;
         RowTotals done{};
         if (newRows) done = st.restartRows();
         float alpha[2];
@@ -280,11 +283,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
         wgmmaWait<0>();
         fenceAccumulators(st.o);
         if (newRows) {
-            done.finish();
-            writeRows(heldRows, done.l);
-            const size_t headRows = static_cast<size_t>(heldRows.head) * h.rowsPadded;
-            done.write(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows,
-                       heldRows.qb * kTile + warpInGroup * 16, h.seqLen);
+            writeRows(heldRows, done);
             st.clearOutput();
             heldRows = rows;
         } else {
@@ -306,7 +305,6 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
             }
         }
         pendingBuf = buf;
-        started = true;
         kb = nextKb;
         halves = nextHalves;
         first = nextFirst;
@@ -319,11 +317,8 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     issueOutput();
     wgmmaWait<0>();
     fenceAccumulators(st.o);
-    st.finish();
-    writeRows(heldRows, st.l);
-    const size_t headRows = static_cast<size_t>(heldRows.head) * h.rowsPadded;
-    st.writeRowStatistics(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows,
-                          heldRows.qb * kTile + warpInGroup * 16, h.seqLen);
+    RowTotals last = st.restartRows();
+    writeRows(heldRows, last);
 #endif
 }
 
