@@ -374,9 +374,10 @@ bool launchForwardWgmma(Element e, int D, const HeadView& h, const ForwardArgs& 
     // the next item's query and first K/V tiles load under the current item's last block and its
     // output is written under the next item's. H100, 8K, Llama-3-8B shapes, same call: sink + 1,
     // 4, 8-block windows 0.148-0.163 -> 0.126-0.128, 0.234-0.247 -> 0.214-0.217, 0.344-0.347 ->
-    // 0.334-0.339 ms; sink + 16 blocks 0.559-0.560 -> 0.574-0.579 ms (items of 17 blocks hide
-    // little, and the static item assignment balances less well than the hardware's). Dense
-    // launches keep one CTA per item, whose items are long enough to hide that.
+    // 0.334-0.339 ms; later, heads-first items: sink + 16 0.571 -> 0.539 ms (batched timing). Dense
+    // launches keep one CTA per item: for items this long the hardware's CTA scheduler balances
+    // better than a static assignment (dense lists, persistent heads-first 2.03 ms, one CTA per
+    // item 1.87-1.99 ms).
     // ATTNSCOPE_CUDA_FORWARD_CTAS caps the grid of any launch (tests: several items per CTA).
     const int items = ForwardItems(h).count();
     const char* cap = std::getenv("ATTNSCOPE_CUDA_FORWARD_CTAS");
