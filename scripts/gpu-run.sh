@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU machine, one go: configure (preset gpu-compute, GoogleTest from the carried .gpu-deps), build
 # the CUDA targets, run test_kernels, optionally compute-sanitizer, then the benchmarks. Logs go to
-# $OUT (or artifacts/gpu-run here). Usage: scripts/gpu-run.sh [test|sanitize|bench|overview|cli|all]...
-# (default: test bench). overview: bench_overview over the whole model (32 layers, 8K) and the
+# $OUT (or artifacts/gpu-run here). Usage: scripts/gpu-run.sh [test|sanitize|bench|sparse|overview|cli|all]...
+# (default: test bench). sparse: bench_block_sparse.py, the block-sparse forward against our dense
+# forward with both Hopper forward kernels side by side (batched launches, interleaved rounds). overview: bench_overview over the whole model (32 layers, 8K) and the
 # PyTorch script over OVERVIEW_TORCH_LAYERS layers (default 4; its time per head is constant).
 # cli: also builds the HDF5 part (headers carried in .gpu-deps/hdf5/include, linked against the
 # machine's own libhdf5_serial.so.103; stb from Debian's libstb-dev in .gpu-deps/stb), writes a
@@ -35,6 +36,7 @@ fi
 cmake --preset gpu-compute -DCMAKE_PREFIX_PATH="$DEPS" "${hdf5[@]}" >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
 targets=(test_kernels)
 has bench && targets+=(attnscope_layer_capi bench_gpu_tile)
+has sparse && targets+=(attnscope_layer_capi)
 has overview && targets+=(bench_overview)
 has cli && targets+=(attnscope-cli attnscope-synthetic-capture attnscope-bench-load-layer)
 cmake --build build-gpu -j"$(nproc)" --target "${targets[@]}" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -40; exit 1; }
@@ -52,13 +54,18 @@ if has sanitize; then
         --gtest_filter='-*OutOfMemory*' \
         >"$OUT/sanitize-memcheck.log" 2>&1; echo "memcheck exit $?"; grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/sanitize-memcheck.log" | tail -8
     compute-sanitizer --tool racecheck --error-exitcode 9 ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 \
-        --gtest_filter='Cases/GpuStatistics.MatchesCpuReference/3:Cases/GpuLayerForward.EveryHeadMatchesReference/2:Cases/GpuLayerForward.EveryHeadMatchesReference/6:Cases/GpuTiles.DenseMatchesCpuReference/1:Cases/GpuTopK.ThresholdsMatchCpuReference/1:Cases/GpuVariants.EvaluationMatchesCpuReference/2' \
+        --gtest_filter='Cases/GpuStatistics.MatchesCpuReference/3:Cases/GpuLayerForward.EveryHeadMatchesReference/4:Cases/GpuLayerForward.EveryHeadMatchesReference/12:Cases/GpuLayerForward.EveryHeadMatchesReference/13:Cases/GpuTiles.DenseMatchesCpuReference/1:Cases/GpuTopK.ThresholdsMatchCpuReference/1:Cases/GpuVariants.EvaluationMatchesCpuReference/2' \
         >"$OUT/sanitize-racecheck.log" 2>&1; echo "racecheck exit $?"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|hazard" "$OUT/sanitize-racecheck.log" | tail -5
 fi
 if has bench; then
     ./build-gpu/bench/gpu/bench_gpu_tile 2>&1 | tee "$OUT/bench-tile.log"
     PYTHONUNBUFFERED=1 python3 bench/gpu/bench_attention.py --lib build-gpu/bench/gpu/libattnscope_layer_capi.so \
         --json "$OUT/bench-attention.json" ${BENCH_SEQ:+--seq $BENCH_SEQ} 2>&1 | tee "$OUT/bench-attention.log" | tail -40
+fi
+if has sparse; then
+    PYTHONUNBUFFERED=1 python3 bench/gpu/bench_block_sparse.py --lib build-gpu/bench/gpu/libattnscope_layer_capi.so \
+        --json "$OUT/bench-block-sparse.json" ${BENCH_SEQ:+--seq $BENCH_SEQ} 2>&1 | tee "$OUT/bench-block-sparse.log" | tail -40
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if has overview; then
     ./build-gpu/bench/gpu/bench_overview 32 8192 layer 2>&1 | tee "$OUT/overview-layer.log" | grep -v "layer .* done"

@@ -81,6 +81,16 @@ inline bool useHopperKernels() {
     return hopperDevice && family != "single" && family != "pair";
 }
 
+// Which Hopper forward runs (forward-wgmma-specialized.cu or forward-wgmma.cu):
+// ATTNSCOPE_CUDA_FORWARD=specialized or =synchronous for side-by-side benchmarks and tests; unset:
+// the warp-specialized kernel for block-sparse launches, the synchronous one for dense launches.
+inline bool useSpecializedForward(bool blockSparse) {
+    const char* v = std::getenv("ATTNSCOPE_CUDA_FORWARD");
+    if (v && std::string(v) == "specialized") return true;
+    if (v && std::string(v) == "synchronous") return false;
+    return blockSparse;
+}
+
 // Streaming multiprocessors of the current device (1 when it cannot be read), for persistent grids.
 inline int multiprocessorCount() {
     int device = 0, count = 0;

@@ -37,6 +37,10 @@ void launchForward(Element e, int D, const HeadView& h, const ForwardArgs& a, cu
 // element type (fp32), the head dim (not a multiple of 64) or the device (not compute capability
 // 9.0) does not allow it.
 bool launchForwardWgmma(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream);
+// The warp-specialized version (forward-wgmma-specialized.cu, sm_90a: a producer thread feeds the
+// computing warpgroups through the copy engine); returns false without launching where
+// launchForwardWgmma would, or when the driver cannot encode the tensor maps of Q, K, V.
+bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream);
 
 // KV-major statistics with the LSE of the forward: columnSums [qHeads, rowsPadded];
 // blockSum/blockMax [qHeads, nb, nb] with nb = rowsPadded / 64.

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct HeadCase {
     unsigned seed = 1;
     std::string label() const;
 };
+
+// How GoogleTest (and so ctest's discovered names) prints a case: its label, not its bytes.
+inline void PrintTo(const HeadCase& c, std::ostream* os) { *os << c.label(); }
 
 // A test case in one line (the parameterized suites list theirs with it).
 HeadCase makeCase(int T, int d, StorageType s, bool causal, int window = 0, float softcap = 0.0f, unsigned seed = 1);

@@ -4,11 +4,16 @@
 // counts leave the last CTA one block). Each head is checked against the CPU reference (dense) or
 // against a double-precision softmax over the listed key blocks (block-sparse). Cases with a capped
 // grid (ATTNSCOPE_CUDA_FORWARD_CTAS) make each CTA run through several items, as block-sparse
-// launches of real lengths do, including items whose lists are empty.
+// launches of real lengths do, including items whose lists are empty. Every case runs on both Hopper
+// forward kernels (ATTNSCOPE_CUDA_FORWARD: the warp-specialized one and the synchronous one); on
+// other GPUs both names give the mma.sync forward.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <tuple>
 
 #include "attnscope/cuda-layer.h"
 #include "cuda-check.h"
@@ -24,6 +29,14 @@ struct LayerCase {
     int ctas = 0;      // > 0: the wgmma forward's grid is capped at this many CTAs, each running through several items
     bool emptyLists = false;  // block-sparse: every third query block lists no key block
 };
+
+// GoogleTest's (and ctest's) name for a case.
+void PrintTo(const LayerCase& c, std::ostream* os) {
+    *os << c.qHeads << "/" << c.kvHeads << " heads T=" << c.seqLen << " d=" << c.headDim
+        << (c.causal ? " causal" : " bidir");
+    if (c.windowBlocks > 0) *os << " sink+" << c.windowBlocks << " blocks" << (c.emptyLists ? " (empty lists)" : "");
+    if (c.ctas > 0) *os << " ctas=" << c.ctas;
+}
 
 // bf16 bits of values that bf16 holds exactly (makeHead's fp16/bf16 values).
 std::vector<uint16_t> toBf16(const std::vector<float>& x) {
@@ -92,11 +105,21 @@ RowReference sparseReference(const HeadTensors& h, const BlockLists& l) {
     return r;
 }
 
-class GpuLayerForward : public ::testing::TestWithParam<LayerCase> {};
+// Sets an environment variable for the scope of a test, also when an assertion leaves it early.
+struct ScopedEnv {
+    const char* name;
+    ScopedEnv(const char* n, const std::string& value) : name(n) { setenv(name, value.c_str(), 1); }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+    ~ScopedEnv() { unsetenv(name); }
+};
+
+class GpuLayerForward : public ::testing::TestWithParam<std::tuple<LayerCase, std::string>> {};
 
 TEST_P(GpuLayerForward, EveryHeadMatchesReference) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
-    const LayerCase c = GetParam();
+    const LayerCase c = std::get<0>(GetParam());
+    const ScopedEnv kernel("ATTNSCOPE_CUDA_FORWARD", std::get<1>(GetParam()));
     const int T = c.seqLen, D = c.headDim, group = c.qHeads / c.kvHeads;
     const size_t headSize = static_cast<size_t>(T) * D;
     std::vector<HeadTensors> heads;
@@ -131,11 +154,13 @@ TEST_P(GpuLayerForward, EveryHeadMatchesReference) {
     shape.seqLen = T;
     shape.headDim = D;
     shape.causal = c.causal;
-    if (c.ctas > 0) setenv("ATTNSCOPE_CUDA_FORWARD_CTAS", std::to_string(c.ctas).c_str(), 1);
-    cuda::layerForward(shape, cuda::LayerDType::BFloat16, dq.get(), dk.get(), dv.get(), out.get(), rowMax.get(),
-                       rowLse.get(), rowEntropy.get(), true, c.windowBlocks > 0 ? offsets.get() : nullptr,
-                       c.windowBlocks > 0 ? blocks.get() : nullptr, nullptr);
-    unsetenv("ATTNSCOPE_CUDA_FORWARD_CTAS");
+    {
+        std::optional<ScopedEnv> cap;
+        if (c.ctas > 0) cap.emplace("ATTNSCOPE_CUDA_FORWARD_CTAS", std::to_string(c.ctas));
+        cuda::layerForward(shape, cuda::LayerDType::BFloat16, dq.get(), dk.get(), dv.get(), out.get(), rowMax.get(),
+                           rowLse.get(), rowEntropy.get(), true, c.windowBlocks > 0 ? offsets.get() : nullptr,
+                           c.windowBlocks > 0 ? blocks.get() : nullptr, nullptr);
+    }
     std::vector<float> gOut(rows * D), gMax(rows), gLse(rows), gEntropy(rows);
     out.download(gOut.data(), gOut.size());
     rowMax.download(gMax.data(), gMax.size());
@@ -168,7 +193,7 @@ TEST_P(GpuLayerForward, EveryHeadMatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, GpuLayerForward,
-                         ::testing::Values(LayerCase{4, 2, 320, 128, true, 0},    // head pairs (wgmma)
+                         ::testing::Combine(::testing::Values(LayerCase{4, 2, 320, 128, true, 0},    // head pairs (wgmma)
                                            LayerCase{4, 2, 256, 64, false, 0},    // head pairs, bidirectional
                                            LayerCase{8, 2, 448, 128, true, 2},    // head pairs, block-sparse
                                            LayerCase{3, 3, 320, 128, true, 2},    // block pairs, odd block count
@@ -179,7 +204,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, GpuLayerForward,
                                            LayerCase{8, 2, 448, 128, true, 2, 3, true},   // head pairs, block-sparse
                                            LayerCase{3, 3, 320, 128, true, 2, 2, true},   // block pairs, odd block count
                                            LayerCase{4, 2, 320, 64, true, 0, 3},          // head pairs, dense
-                                           LayerCase{3, 3, 192, 128, false, 0, 2}));      // block pairs, dense, bidirectional
+                                           LayerCase{3, 3, 192, 128, false, 0, 2}),      // block pairs, dense, bidirectional
+                                            ::testing::Values(std::string("specialized"), std::string("synchronous"))));
 
 }  // namespace
 }  // namespace attnscope::test

@@ -1,0 +1,333 @@
+// Warp-specialized flash forward on Hopper (sm_90a): the forward of forward-wgmma.cu with the
+// loading taken off the computing warpgroups. A CTA has three warpgroups:
+// * one thread of the first (the producer) runs the CTA's item and key block stream
+//   (ItemBlockStream: list reads, item changes) and has the copy engine (TMA) load each item's
+//   query tiles and each key block's K/V tiles into a 4-stage ring, up to 4 blocks ahead, with a
+//   ticket per stage saying which key block it is, which warpgroups use it and whether it starts
+//   an item;
+// * the other two (the consumers) each own one 64-row query tile of the item, as in
+//   forward-wgmma.cu (two query heads of one K/V head, or two query blocks of one head), and only
+//   compute: wait for a stage (full mbarrier), S = Q K^T and the previous block's O += P V on
+//   wgmma, softmax, release the stage (empty mbarrier) once its V has been read.
+// No CTA-wide barrier per block: the consumers wait for data, not for each other, and take turns
+// issuing their products (two named barriers), so one's softmax and item ends (row writes) run
+// while the other's products use the tensor cores.
+// Head dims that are multiples of 64, 16-bit inputs; launchForwardWgmmaSpecialized says when it
+// declines (then forward-wgmma.cu runs).
+#include <algorithm>
+#include <cstdlib>
+
+#include "dispatch.cuh"
+#include "forward-items.cuh"
+#include "tma.cuh"
+
+namespace attnscope::cuda {
+
+namespace {
+
+constexpr int kConsumers = 2;  // computing warpgroups, one 64-row query tile each
+constexpr int kConsumerThreads = kConsumers * kWarpgroupThreads;
+constexpr int kCtaThreads = kConsumerThreads + kWarpgroupThreads;
+constexpr int kStages = 4;   // K/V tiles in the ring
+constexpr int kQSlots = 2;   // query tiles: the current item's and the next one's
+// Registers per thread after the hand-over: 128 x 24 + 256 x 240 = 64512 of 65536.
+constexpr int kProducerRegisters = 24;
+constexpr int kConsumerRegisters = 240;
+// Named barrier of consumer c (its turn to issue products): ids 1 and 2.
+constexpr int kTurnBarrier = 1;
+
+// What a stage holds, written by the producer before the stage's full barrier completes.
+struct StageTicket {
+    int keyBlock;  // < 0: the stream has ended (no tiles in this stage)
+    int flags;     // bit c: consumer c uses the block; bit 2: the first block of a new item
+    int queryBlock;  // the item's first query block (ItemBlockStream::firstQueryBlock)
+    int headGroup;   // the item's head group (ItemBlockStream::y)
+};
+constexpr int kFirstOfItem = 4;
+
+struct Barriers {
+    uint64_t kvFull[kStages];
+    uint64_t kvEmpty[kStages];
+    uint64_t qFull[kQSlots];
+    uint64_t qEmpty[kQSlots];
+    StageTicket tickets[kStages];
+};
+
+template <int D>
+constexpr size_t specializedSmemBytes() {
+    return kSwizzleAlign + static_cast<size_t>(kQSlots * kConsumers + 2 * kStages) * kSwizzledTileBytes<D> +
+           sizeof(Barriers);
+}
+
+// The producer: one thread walks the stream and keeps the ring full.
+template <int D>
+__device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a, const CUtensorMap* mapQ,
+                                        const CUtensorMap* mapK, const CUtensorMap* mapV, unsigned char* sQ,
+                                        unsigned char* sK, unsigned char* sV, Barriers& b) {
+    constexpr int kTileBytes = kSwizzledTileBytes<D>;
+    prefetchTensorMap(mapQ);
+    prefetchTensorMap(mapK);
+    prefetchTensorMap(mapV);
+    const ForwardItems items(h);
+    const int nb = h.rowsPadded / kTile;
+    ItemBlockStream stream;
+    stream.start(h, a, items, static_cast<int>(gridDim.x) < items.count());
+    int stage = 0, qSlot = 0;
+    // Phases of the empty barriers this thread waits on; a fresh barrier passes a wait on parity 1.
+    uint32_t emptyPhase = 1, qEmptyPhase = 1;
+    int kb = 0;
+    unsigned halves = 0;
+    bool first = false;
+    while (stream.next(h, a, items, kb, halves, first)) {
+        if (first) {
+            mbarrierWait(&b.qEmpty[qSlot], qEmptyPhase);
+            uint32_t bytes = 0;
+            for (int c = 0; c < kConsumers; ++c) bytes += stream.rows(h, c).qb < nb ? kTmaTileBytes<D> : 0u;
+            mbarrierArriveExpectTx(&b.qFull[qSlot], bytes);
+            for (int c = 0; c < kConsumers; ++c) {
+                const WarpgroupRows r = stream.rows(h, c);
+                if (r.qb < nb)
+                    tmaLoadTile<D>(sQ + (qSlot * kConsumers + c) * kTileBytes, mapQ, r.head * h.rowsPadded + r.qb * kTile,
+                                   &b.qFull[qSlot]);
+            }
+            if (++qSlot == kQSlots) {
+                qSlot = 0;
+                qEmptyPhase ^= 1u;
+            }
+        }
+        mbarrierWait(&b.kvEmpty[stage], emptyPhase);
+        b.tickets[stage] = StageTicket{kb, static_cast<int>(halves) | (first ? kFirstOfItem : 0),
+                                       stream.firstQueryBlock(h), stream.y};
+        mbarrierArriveExpectTx(&b.kvFull[stage], 2 * kTmaTileBytes<D>);
+        const int row = static_cast<int>(stream.kvRows) + kb * kTile;
+        tmaLoadTile<D>(sK + stage * kTileBytes, mapK, row, &b.kvFull[stage]);
+        tmaLoadTile<D>(sV + stage * kTileBytes, mapV, row, &b.kvFull[stage]);
+        if (++stage == kStages) {
+            stage = 0;
+            emptyPhase ^= 1u;
+        }
+    }
+    mbarrierWait(&b.kvEmpty[stage], emptyPhase);
+    b.tickets[stage] = StageTicket{-1, 0, 0, 0};
+    mbarrierArrive(&b.kvFull[stage]);
+}
+
+// A consumer: the pipeline of forward-wgmma.cu's loop over the stages the producer fills.
+template <typename T, int D, bool kSplit>
+__device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a, int consumer,
+                                        const unsigned char* sQ, const unsigned char* sK, const unsigned char* sV,
+                                        Barriers& b) {
+    constexpr int kTileBytes = kSwizzledTileBytes<D>;
+    const int warpInGroup = (threadIdx.x >> 5) & 3;
+    const bool headPairs = forwardPairsHeads(h);
+    const int ownTurn = kTurnBarrier + consumer, otherTurn = kTurnBarrier + (consumer ^ 1);
+
+    OnlineSoftmax<D> st;
+    st.init();
+    uint32_t pHi[4][4] = {}, pLo[4][4] = {};
+    float s[8][4];
+#pragma unroll
+    for (int n = 0; n < 8; ++n)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) s[n][c] = 0.0f;
+
+    // O += P V of the stage read last (before the first block P is zero and the stage is the
+    // current one, which has landed), issued with the next block's scores as in forward-wgmma.cu.
+    int pendingStage = 0;
+    bool pendingHeld = false;  // whether pendingStage is still to be released
+    auto issueOutput = [&]() {
+        const unsigned char* tileV = sV + pendingStage * kTileBytes;
+#pragma unroll
+        for (int cb = 0; cb < D / 64; ++cb) {
+            float(&o)[8][4] = *reinterpret_cast<float(*)[8][4]>(&st.o[8 * cb][0]);
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                const uint64_t desc = mnMajorDescriptor(tileV, cb, kk);
+                wgmmaM64N64K16AccumulateTransposedB<T>(o, pHi[kk], desc);
+                if constexpr (kSplit) wgmmaM64N64K16AccumulateTransposedB<T>(o, pLo[kk], desc);
+            }
+        }
+        wgmmaCommit();
+    };
+    auto writeRows = [&](const WarpgroupRows& r, RowTotals& totals) {
+        totals.finish();
+        const size_t headRows = static_cast<size_t>(r.head) * h.rowsPadded;
+        const int rowBase = r.qb * kTile + warpInGroup * 16;
+        st.writeOutputRows(totals.l, a.out + headRows * D, rowBase, h.seqLen);
+        totals.write(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
+    };
+
+    WarpgroupRows rows{0, 0}, heldRows{0, 0};
+    bool haveRows = false;
+    int stage = 0, qSlot = kQSlots - 1;
+    uint32_t fullPhase = 0, qFullPhase = 1;  // qFullPhase flips as qSlot wraps to 0 (first item: 0)
+    if (consumer == 1) namedBarrierArrive(kTurnBarrier, kConsumerThreads);  // consumer 0 goes first
+    for (;;) {
+        mbarrierWait(&b.kvFull[stage], fullPhase);
+        const StageTicket ticket = b.tickets[stage];
+        // Warp-uniform for the compiler (lane 0's values): ptxas serializes wgmma under branches
+        // it must treat as divergent.
+        const int kb = __shfl_sync(0xffffffffu, ticket.keyBlock, 0);
+        if (kb < 0) break;
+        const int flags = __shfl_sync(0xffffffffu, ticket.flags, 0);
+        const bool first = (flags & kFirstOfItem) != 0;
+        const int oldSlot = qSlot;
+        if (first) {
+            const int qb = __shfl_sync(0xffffffffu, ticket.queryBlock, 0);
+            const int group = __shfl_sync(0xffffffffu, ticket.headGroup, 0);
+            rows = headPairs ? WarpgroupRows{qb, 2 * group + consumer} : WarpgroupRows{qb + consumer, group};
+            if (++qSlot == kQSlots) {
+                qSlot = 0;
+                qFullPhase ^= 1u;
+            }
+            mbarrierWait(&b.qFull[qSlot], qFullPhase);
+        }
+
+        namedBarrierSync(ownTurn, kConsumerThreads);
+        wgmmaFence();  // P and O were written by this thread since the last wgmma
+        wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
+        wgmmaCommit();
+        issueOutput();
+        namedBarrierArrive(otherTurn, kConsumerThreads);
+        // The previous item's query tile: its last scores were waited for in the last iteration.
+        if (first && haveRows) mbarrierArrive(&b.qEmpty[oldSlot]);
+
+        wgmmaWait<1>();  // the scores; the previous block's O += P V may still run
+        fenceAccumulators(s);
+        const bool uses = (flags >> consumer) & 1;
+        if (!uses) {
+#pragma unroll
+            for (int n = 0; n < 8; ++n)
+#pragma unroll
+                for (int c = 0; c < 4; ++c) s[n][c] = -INFINITY;
+        }
+        RowTotals done{};
+        if (first) done = st.restartRows();
+        float alpha[2];
+        if (h.softcap > 0.0f || !(h.scale > 0.0f)) {  // the raw-dot path needs a positive scale
+            if (uses) finishLogits(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, rows.qb, kb));
+            st.template scaleScores<true>(s, alpha);
+        } else {
+            if (uses && !blockFullyVisible(h, rows.qb, kb)) maskInvisible(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile);
+            st.template scaleRawScores<true>(s, h.scale, alpha);
+        }
+        wgmmaWait<0>();
+        fenceAccumulators(st.o);
+        // The previous stage's V has been read (its K long before): the producer may refill it.
+        if (pendingHeld) mbarrierArrive(&b.kvEmpty[pendingStage]);
+        if (first) {
+            if (haveRows) writeRows(heldRows, done);
+            st.clearOutput();
+            heldRows = rows;
+            haveRows = true;
+        } else {
+            st.rescaleOutput(alpha);
+        }
+
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+            float r[8];
+            pHi[kk][0] = packPair<T>(s[2 * kk][0], s[2 * kk][1], r[0], r[1]);
+            pHi[kk][1] = packPair<T>(s[2 * kk][2], s[2 * kk][3], r[2], r[3]);
+            pHi[kk][2] = packPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], r[4], r[5]);
+            pHi[kk][3] = packPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], r[6], r[7]);
+            if constexpr (kSplit) {
+                float unused[2];
+#pragma unroll
+                for (int j = 0; j < 4; ++j) pLo[kk][j] = packPair<T>(r[2 * j], r[2 * j + 1], unused[0], unused[1]);
+            }
+        }
+        pendingStage = stage;
+        pendingHeld = true;
+        if (++stage == kStages) {
+            stage = 0;
+            fullPhase ^= 1u;
+        }
+    }
+    // Consumer 1's last turn signal has no matching wait in the loop.
+    if (consumer == 0) namedBarrierSync(ownTurn, kConsumerThreads);
+    if (haveRows) {
+        wgmmaFence();
+        issueOutput();
+        wgmmaWait<0>();
+        fenceAccumulators(st.o);
+        RowTotals last = st.restartRows();
+        writeRows(heldRows, last);
+    }
+}
+
+template <typename T, int D, bool kSplit>
+__global__ void __launch_bounds__(kCtaThreads, 1)
+    forward_specialized_kernel(const __grid_constant__ CUtensorMap mapQ, const __grid_constant__ CUtensorMap mapK,
+                               const __grid_constant__ CUtensorMap mapV, HeadView h, ForwardArgs a) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    static_assert(D % 64 == 0, "the specialized forward takes head dims that are multiples of 64");
+    extern __shared__ __align__(16) unsigned char smemRaw[];
+    constexpr int kTileBytes = kSwizzledTileBytes<D>;
+    const uint32_t rawAddress = sharedAddress(smemRaw);
+    unsigned char* sQ = smemRaw + ((kSwizzleAlign - (rawAddress & (kSwizzleAlign - 1))) & (kSwizzleAlign - 1));
+    unsigned char* sK = sQ + kQSlots * kConsumers * kTileBytes;  // [kStages]
+    unsigned char* sV = sK + kStages * kTileBytes;               // [kStages]
+    Barriers& b = *reinterpret_cast<Barriers*>(sV + kStages * kTileBytes);
+
+    const int tid = threadIdx.x;
+    if (tid == 0) {
+        for (int i = 0; i < kStages; ++i) {
+            mbarrierInit(&b.kvFull[i], 1);
+            mbarrierInit(&b.kvEmpty[i], kConsumerThreads);
+        }
+        for (int i = 0; i < kQSlots; ++i) {
+            mbarrierInit(&b.qFull[i], 1);
+            mbarrierInit(&b.qEmpty[i], kConsumerThreads);
+        }
+        fenceBarrierInit();
+    }
+    __syncthreads();
+
+    const int wg = __shfl_sync(0xffffffffu, tid / kWarpgroupThreads, 0);
+    if (wg == 0) {
+        releaseRegisters<kProducerRegisters>();
+        if (tid == 0) produce<D>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b);
+    } else {
+        claimRegisters<kConsumerRegisters>();
+        consume<T, D, kSplit>(h, a, wg - 1, sQ, sK, sV, b);
+    }
+#endif
+}
+
+}  // namespace
+
+bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream) {
+    if (e == Element::Float32 || D % 64 != 0 || !useHopperKernels()) return false;
+    const uint64_t qRows = static_cast<uint64_t>(h.qHeads) * h.rowsPadded;
+    const uint64_t kvRows = static_cast<uint64_t>(h.kvHeads) * h.rowsPadded;
+    const bool bf16 = e == Element::BFloat16;
+    CUtensorMap mapQ, mapK, mapV;
+    if (!encodeTileTensorMap(mapQ, h.q, qRows, D, bf16) || !encodeTileTensorMap(mapK, h.k, kvRows, D, bf16) ||
+        !encodeTileTensorMap(mapV, h.v, kvRows, D, bf16))
+        return false;
+    // Block-sparse launches are persistent (one CTA per SM), dense ones one CTA per item, as in
+    // forward-wgmma.cu; ATTNSCOPE_CUDA_FORWARD_CTAS caps the grid (tests: several items per CTA).
+    const int items = ForwardItems(h).count();
+    const char* cap = std::getenv("ATTNSCOPE_CUDA_FORWARD_CTAS");
+    const int ctas = cap ? std::max(1, std::atoi(cap)) : a.blockOffsets ? multiprocessorCount() : items;
+    const int grid = std::min(items, ctas);
+    dispatchElement(e, [&]<typename T>() {
+        if constexpr (kIsMma<T>) {
+            dispatchHeadDim(D, [&]<int kD>() {
+                if constexpr (kD % 64 == 0) {
+                    const size_t bytes = specializedSmemBytes<kD>();
+                    auto launch = [&]<bool kSplit>() {
+                        allowSharedMemory(forward_specialized_kernel<T, kD, kSplit>, bytes);
+                        forward_specialized_kernel<T, kD, kSplit><<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, h, a);
+                    };
+                    if (a.splitP) launch.template operator()<true>();
+                    else launch.template operator()<false>();
+                }
+            });
+        }
+    });
+    return true;
+}
+
+}  // namespace attnscope::cuda
