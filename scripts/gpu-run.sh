@@ -44,7 +44,8 @@ echo "build: $(( $(date +%s) - start )) s"
 
 status=0
 if has test; then
-    ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 2>&1 | tee "$OUT/test.log" | tail -40
+    # A kernel that hangs (a pipeline waiting on a barrier nobody completes) must not eat the call.
+    timeout "${GPU_TEST_TIMEOUT:-420}" ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 ${GPU_TEST_FILTER:+--gtest_filter=$GPU_TEST_FILTER} 2>&1 | tee "$OUT/test.log" | tail -40
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if has sanitize; then
@@ -63,7 +64,7 @@ if has bench; then
         --json "$OUT/bench-attention.json" ${BENCH_SEQ:+--seq $BENCH_SEQ} 2>&1 | tee "$OUT/bench-attention.log" | tail -40
 fi
 if has sparse; then
-    PYTHONUNBUFFERED=1 python3 bench/gpu/bench_block_sparse.py --lib build-gpu/bench/gpu/libattnscope_layer_capi.so \
+    PYTHONUNBUFFERED=1 timeout "${GPU_TEST_TIMEOUT:-420}" python3 bench/gpu/bench_block_sparse.py --lib build-gpu/bench/gpu/libattnscope_layer_capi.so \
         --json "$OUT/bench-block-sparse.json" ${BENCH_SEQ:+--seq $BENCH_SEQ} 2>&1 | tee "$OUT/bench-block-sparse.log" | tail -40
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
