@@ -28,6 +28,18 @@ import torch.nn.functional as F
 H_Q, H_KV, D = 32, 8, 128
 
 
+def batch_ms(fn, batch):
+    """Milliseconds per call of `batch` back-to-back calls between one pair of CUDA events."""
+    a = torch.cuda.Event(enable_timing=True)
+    b = torch.cuda.Event(enable_timing=True)
+    a.record()
+    for _ in range(batch):
+        fn()
+    b.record()
+    torch.cuda.synchronize()
+    return a.elapsed_time(b) / batch
+
+
 def timed(fn, reps, warmup=1, batch_below_ms=1.0, batch=10):
     """Median milliseconds of one call over reps CUDA-event-timed repetitions. Calls shorter than
     batch_below_ms are timed in batches of `batch` back-to-back calls per event pair (the time per
@@ -36,24 +48,8 @@ def timed(fn, reps, warmup=1, batch_below_ms=1.0, batch=10):
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
-    a = torch.cuda.Event(enable_timing=True)
-    b = torch.cuda.Event(enable_timing=True)
-    a.record()
-    fn()
-    b.record()
-    torch.cuda.synchronize()
-    n = batch if a.elapsed_time(b) < batch_below_ms else 1
-    times = []
-    for _ in range(reps):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        for _ in range(n):
-            fn()
-        b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b) / n)
-    return statistics.median(times)
+    n = batch if batch_ms(fn, 1) < batch_below_ms else 1
+    return statistics.median(batch_ms(fn, n) for _ in range(reps))
 
 
 def causal_flops(T, heads=H_Q, d=D):

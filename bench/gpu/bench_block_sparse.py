@@ -29,20 +29,9 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_attention import D, H_KV, H_Q, Ours, sink_window_blocks  # noqa: E402
+from bench_attention import D, H_KV, H_Q, Ours, batch_ms, sink_window_blocks  # noqa: E402
 
 WINDOWS = {8192: (1, 2, 4, 8, 16), 32768: (8, 16, 48), 131072: (48,)}
-
-
-def batch_ms(fn, batch):
-    a = torch.cuda.Event(enable_timing=True)
-    b = torch.cuda.Event(enable_timing=True)
-    a.record()
-    for _ in range(batch):
-        fn()
-    b.record()
-    torch.cuda.synchronize()
-    return a.elapsed_time(b) / batch
 
 
 def main():
