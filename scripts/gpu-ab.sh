@@ -4,7 +4,8 @@
 # bench/gpu/bench_block_sparse.py (interleaved rounds, outputs compared first).
 #
 # Here:  scripts/gpu-ab.sh prepare LABEL [REV]   exports REV (default HEAD) without resources/ into
-#        .ab/LABEL (ignored by git); edit it there to make a variant. Then call `run` (the device
+#        .ab/LABEL (ignored by git); edit it there to make a variant. Labels diag-* are diagnostics,
+#        wrong on purpose (say, without the O stores): timed, not compared with this tree. Then call `run` (the device
 #        tool) with carry [".gpu-deps", ".ab"].
 # There: scripts/gpu-ab.sh run [--seq 8192 ...] [ncu]  builds this tree and every .ab/LABEL in
 #        parallel, runs the benchmark with variants specialized, LABEL:specialized..., synchronous,
@@ -47,14 +48,16 @@ for i in "${!trees[@]}"; do
 done
 wait
 echo "builds: $(( $(date +%s) - t0 )) s"
-others=(); variants=(specialized)
+others=(); variants=(specialized); unchecked=()
 for i in "${!trees[@]}"; do
     [ "$i" -eq 0 ] && continue
     others+=(--other-lib "${labels[$i]}=${trees[$i]}/build-ab/$lib"); variants+=("${labels[$i]}:specialized")
+    # diag-* trees are wrong on purpose (say, no O stores): timed, not compared.
+    [[ "${labels[$i]}" == diag-* ]] && unchecked+=("${labels[$i]}:specialized")
 done
 variants+=(synchronous)
 timeout 300 python3 bench/gpu/bench_block_sparse.py --lib "build-ab/$lib" "${others[@]}" --variants "${variants[@]}" \
-    --seq "${seq[@]}" --json "$OUT/ab.json" 2>&1 | tee "$OUT/ab.log" | grep -v ' vs '
+    --unchecked "${unchecked[@]}" --seq "${seq[@]}" --json "$OUT/ab.json" 2>&1 | tee "$OUT/ab.log" | grep -v ' vs '
 status=${PIPESTATUS[0]}
 if [ "$profile" -eq 1 ]; then
     # Launches of the warp-specialized kernel at 8K: dense, sink + 1, + 2, + 4 (the agreement pass).
