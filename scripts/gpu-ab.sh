@@ -5,8 +5,8 @@
 #
 # Here:  scripts/gpu-ab.sh prepare LABEL [REV]   exports REV (default HEAD) without resources/ into
 #        .ab/LABEL (ignored by git); edit it there to make a variant. Labels diag-* are diagnostics,
-#        wrong on purpose (say, without the O stores): timed, not compared with this tree. Then call `run` (the device
-#        tool) with carry [".gpu-deps", ".ab"].
+#        wrong on purpose (say, without the O stores): timed, not compared with this tree. Then
+#        call `run` (the device tool) with carry [".gpu-deps", ".ab"].
 # There: scripts/gpu-ab.sh run [--seq 8192 ...] [ncu]  builds this tree and every .ab/LABEL in
 #        parallel, runs the benchmark with variants specialized, LABEL:specialized..., synchronous,
 #        and with `ncu` profiles this tree's warp-specialized sink + 4 launch at 8K (source counters).

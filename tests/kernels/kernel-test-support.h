@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -35,6 +36,15 @@ HeadCase makeCase(int T, int d, StorageType s, bool causal, int window = 0, floa
 // Seeded (std::mt19937 with `seed`) random head. fp16/bf16: integers in [-127, 127] / 64, exact in
 // both formats (and every q.k then sums exactly in fp32); fp32: normal(0, 1) values.
 HeadTensors makeHead(const HeadCase& c);
+
+// Sets an environment variable for the scope of a test, also when an assertion leaves it early.
+struct ScopedEnv {
+    const char* name;
+    ScopedEnv(const char* n, const std::string& value) : name(n) { setenv(name, value.c_str(), 1); }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+    ~ScopedEnv() { unsetenv(name); }
+};
 
 // Same K and V as `base`, new queries (GQA-style: two query heads of one KV head).
 HeadTensors withNewQueries(const HeadTensors& base, unsigned seed);

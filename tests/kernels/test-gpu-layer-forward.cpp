@@ -105,15 +105,6 @@ RowReference sparseReference(const HeadTensors& h, const BlockLists& l) {
     return r;
 }
 
-// Sets an environment variable for the scope of a test, also when an assertion leaves it early.
-struct ScopedEnv {
-    const char* name;
-    ScopedEnv(const char* n, const std::string& value) : name(n) { setenv(name, value.c_str(), 1); }
-    ScopedEnv(const ScopedEnv&) = delete;
-    ScopedEnv& operator=(const ScopedEnv&) = delete;
-    ~ScopedEnv() { unsetenv(name); }
-};
-
 class GpuLayerForward : public ::testing::TestWithParam<std::tuple<LayerCase, std::string>> {};
 
 TEST_P(GpuLayerForward, EveryHeadMatchesReference) {

@@ -53,12 +53,11 @@ TEST(GpuStatisticsKernelFamilies, MmaSyncFamiliesMatchCpuReference) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
     int seed = 40;
     for (const char* family : {"pair", "single"}) {
-        ::setenv("ATTNSCOPE_CUDA_KERNELS", family, 1);
+        const ScopedEnv kernels("ATTNSCOPE_CUDA_KERNELS", family);
         for (const HeadCase& c : {makeCase(1000, 128, BF, true, 0, 0, ++seed), makeCase(333, 80, FP, false, 0, 0, ++seed),
                                   makeCase(300, 64, BF, true, 70, 2.0f, ++seed)})
             expectSameStatistics(*gpu, makeHead(c), std::string(family) + " kernels, " + c.label());
     }
-    ::unsetenv("ATTNSCOPE_CUDA_KERNELS");
 }
 
 // Dense launches take the synchronous wgmma forward by default; the warp-specialized one (the
@@ -66,12 +65,11 @@ TEST(GpuStatisticsKernelFamilies, MmaSyncFamiliesMatchCpuReference) {
 // writes stop at T) and with a window, bidirectional rows and softcap. Other shapes decline it.
 TEST(GpuStatisticsKernelFamilies, WarpSpecializedForwardMatchesCpuReference) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
-    ::setenv("ATTNSCOPE_CUDA_FORWARD", "specialized", 1);
+    const ScopedEnv forward("ATTNSCOPE_CUDA_FORWARD", "specialized");
     int seed = 60;
     for (const HeadCase& c : {makeCase(1000, 128, BF, true, 0, 0, ++seed), makeCase(517, 64, BF, false, 70, 0, ++seed),
                               makeCase(300, 128, FP, true, 0, 2.0f, ++seed), makeCase(130, 64, BF, true, 0, 0, ++seed)})
         expectSameStatistics(*gpu, makeHead(c), "warp-specialized forward, " + c.label());
-    ::unsetenv("ATTNSCOPE_CUDA_FORWARD");
 }
 
 // GQA-style: two query heads sharing one K/V head (the backend keeps both on the GPU).
