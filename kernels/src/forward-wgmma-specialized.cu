@@ -159,6 +159,9 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
 
     WarpgroupRows rows{0, 0}, heldRows{0, 0};
     bool haveRows = false;
+    bool rowsToWrite = false;  // heldRows are finished (totals in `finished`), O not yet written
+    RowTotals finished{};
+    WarpgroupRows nextRows{0, 0};  // the rows O starts on once heldRows are written
     int stage = 0, qSlot = kQSlots - 1;
     uint32_t fullPhase = 0, qFullPhase = 1;  // qFullPhase flips as qSlot wraps to 0 (first item: 0)
     if (consumer == 1) namedBarrierArrive(kTurnBarrier, kConsumerThreads);  // consumer 0 goes first
@@ -187,6 +190,16 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         wgmmaFence();  // P and O were written by this thread since the last wgmma
         wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
         wgmmaCommit();
+        if (rowsToWrite) {
+            wgmmaWait<1>();  // (no wait: only these scores are in flight) tells ptxas O is free
+            // The finished item's rows go out while these scores run on the tensor cores; O then
+            // starts the new item (its first block's P V comes next).
+            writeRows(heldRows, finished);
+            st.clearOutput();
+            heldRows = nextRows;
+            rowsToWrite = false;
+        }
+        wgmmaFence();  // O was written above
         issueOutput();
         namedBarrierArrive(otherTurn, kConsumerThreads);
         // The previous item's query tile: its last scores were waited for in the last iteration.
@@ -216,9 +229,15 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         // The previous stage's V has been read (its K long before): the producer may refill it.
         if (pendingHeld) mbarrierArrive(&b.kvEmpty[pendingStage]);
         if (first) {
-            if (haveRows) writeRows(heldRows, done);
-            st.clearOutput();
-            heldRows = rows;
+            // Rows of the previous item: written at the next block's issue (above), not here.
+            if (haveRows) {
+                finished = done;
+                nextRows = rows;
+                rowsToWrite = true;
+            } else {
+                st.clearOutput();
+                heldRows = rows;
+            }
             haveRows = true;
         } else {
             st.rescaleOutput(alpha);
@@ -247,6 +266,11 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
     // Consumer 1's last turn signal has no matching wait in the loop.
     if (consumer == 0) namedBarrierSync(ownTurn, kConsumerThreads);
     if (haveRows) {
+        if (rowsToWrite) {
+            writeRows(heldRows, finished);
+            st.clearOutput();
+            heldRows = nextRows;
+        }
         wgmmaFence();
         issueOutput();
         wgmmaWait<0>();
