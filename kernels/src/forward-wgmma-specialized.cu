@@ -113,7 +113,7 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
 }
 
 // A consumer: the pipeline of forward-wgmma.cu's loop over the stages the producer fills.
-template <typename T, int D, bool kSplit>
+template <typename T, int D, bool kSplit, bool kRawScores>
 __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a, int consumer,
                                         const unsigned char* sQ, const unsigned char* sK, const unsigned char* sV,
                                         Barriers& b) {
@@ -217,7 +217,7 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         RowTotals done{};
         if (first) done = st.restartRows();
         float alpha[2];
-        if (h.softcap > 0.0f || !(h.scale > 0.0f)) {  // the raw-dot path needs a positive scale
+        if constexpr (!kRawScores) {
             if (uses) finishLogits(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, rows.qb, kb));
             st.template scaleScores<true>(s, alpha);
         } else {
@@ -280,7 +280,7 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
     }
 }
 
-template <typename T, int D, bool kSplit>
+template <typename T, int D, bool kSplit, bool kRawScores>
 __global__ void __launch_bounds__(kCtaThreads, 1)
     forward_specialized_kernel(const __grid_constant__ CUtensorMap mapQ, const __grid_constant__ CUtensorMap mapK,
                                const __grid_constant__ CUtensorMap mapV, HeadView h, ForwardArgs a) {
@@ -314,7 +314,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
         if (tid == 0) produce<D>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b);
     } else {
         claimRegisters<kConsumerRegisters>();
-        consume<T, D, kSplit>(h, a, wg - 1, sQ, sK, sV, b);
+        consume<T, D, kSplit, kRawScores>(h, a, wg - 1, sQ, sK, sV, b);
     }
 #endif
 }
@@ -341,12 +341,20 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
             dispatchHeadDim(D, [&]<int kD>() {
                 if constexpr (kD % 64 == 0) {
                     const size_t bytes = specializedSmemBytes<kD>();
-                    auto launch = [&]<bool kSplit>() {
-                        allowSharedMemory(forward_specialized_kernel<T, kD, kSplit>, bytes);
-                        forward_specialized_kernel<T, kD, kSplit><<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, h, a);
+                    auto launch = [&]<bool kSplit, bool kRawScores>() {
+                        allowSharedMemory(forward_specialized_kernel<T, kD, kSplit, kRawScores>, bytes);
+                        forward_specialized_kernel<T, kD, kSplit, kRawScores>
+                            <<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, h, a);
                     };
-                    if (a.splitP) launch.template operator()<true>();
-                    else launch.template operator()<false>();
+                    // Raw dot products (scale folded into the exponent) need a positive scale and no softcap.
+                    const bool raw = h.softcap <= 0.0f && h.scale > 0.0f;
+                    if (a.splitP) {
+                        if (raw) launch.template operator()<true, true>();
+                        else launch.template operator()<true, false>();
+                    } else {
+                        if (raw) launch.template operator()<false, true>();
+                        else launch.template operator()<false, false>();
+                    }
                 }
             });
         }
