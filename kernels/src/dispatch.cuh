@@ -83,12 +83,11 @@ inline bool useHopperKernels() {
 
 // Which Hopper forward runs (forward-wgmma-specialized.cu or forward-wgmma.cu):
 // ATTNSCOPE_CUDA_FORWARD=specialized or =synchronous for side-by-side benchmarks and tests; unset:
-// the warp-specialized kernel for block-sparse launches, the synchronous one for dense launches.
-inline bool useSpecializedForward(bool blockSparse) {
+// the warp-specialized kernel, dense and block-sparse (faster for both on an H100, docs/performance.md;
+// where it declines, the synchronous one runs).
+inline bool useSpecializedForward() {
     const char* v = std::getenv("ATTNSCOPE_CUDA_FORWARD");
-    if (v && std::string(v) == "specialized") return true;
-    if (v && std::string(v) == "synchronous") return false;
-    return blockSparse;
+    return !(v && std::string(v) == "synchronous");
 }
 
 // Streaming multiprocessors of the current device (1 when it cannot be read), for persistent grids.

@@ -11,7 +11,10 @@
 //   wgmma, softmax, release the stage (empty mbarrier) once its V has been read.
 // No CTA-wide barrier per block: the consumers wait for data, not for each other, and take turns
 // issuing their products (two named barriers), so one's softmax and item ends (row writes) run
-// while the other's products use the tensor cores.
+// while the other's products use the tensor cores. An item's rows are written one block late,
+// right after the next item's first scores are issued, so the writes overlap that product.
+// The score path (raw dot products with the scale folded into the exponent, or logits with
+// softcap) is a template parameter: a run-time branch there made the whole loop slower.
 // Head dims that are multiples of 64, 16-bit inputs; launchForwardWgmmaSpecialized says when it
 // declines (then forward-wgmma.cu runs).
 #include <algorithm>
@@ -191,7 +194,9 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
         wgmmaCommit();
         if (rowsToWrite) {
-            wgmmaWait<1>();  // (no wait: only these scores are in flight) tells ptxas O is free
+            // Waits for nothing (only these scores are in flight), but without it ptxas guards the
+            // branch with its own wait and serializes every wgmma of the kernel (C7518).
+            wgmmaWait<1>();
             // The finished item's rows go out while these scores run on the tensor cores; O then
             // starts the new item (its first block's P V comes next).
             writeRows(heldRows, finished);
@@ -347,7 +352,7 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
                             <<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, h, a);
                     };
                     // Raw dot products (scale folded into the exponent) need a positive scale and no softcap.
-                    const bool raw = h.softcap <= 0.0f && h.scale > 0.0f;
+                    const bool raw = !(h.softcap > 0.0f) && h.scale > 0.0f;
                     if (a.splitP) {
                         if (raw) launch.template operator()<true, true>();
                         else launch.template operator()<true, false>();

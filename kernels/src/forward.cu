@@ -126,7 +126,7 @@ __global__ void __launch_bounds__(kThreads) forward_pair_kernel(HeadView h, Forw
 }  // namespace
 
 void launchForward(Element e, int D, const HeadView& h, const ForwardArgs& a, cudaStream_t stream) {
-    if (useSpecializedForward(a.blockOffsets != nullptr) && launchForwardWgmmaSpecialized(e, D, h, a, stream)) {
+    if (useSpecializedForward() && launchForwardWgmmaSpecialized(e, D, h, a, stream)) {
         checkLaunch("attention forward (wgmma, warp-specialized)");
         return;
     }
