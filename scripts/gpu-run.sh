@@ -21,7 +21,10 @@ has() { for s in "${steps[@]}"; do [ "$s" = "$1" ] || [ "$s" = all ] && return 0
 DEPS=$PWD/.gpu-deps/root/usr/lib/x86_64-linux-gnu/cmake
 export PATH=/usr/local/cuda/bin:$PATH
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
-git rev-parse --short HEAD 2>/dev/null | tee -a "$OUT/device.txt"
+# The device machine's copy of .git can lag behind the working tree it runs (seen 2026-12-07), so
+# the commit is named from here: ATTNSCOPE_COMMIT=<hash> scripts/gpu-run.sh ... (benchmarks print it).
+export ATTNSCOPE_COMMIT=${ATTNSCOPE_COMMIT:-"$(git rev-parse --short HEAD 2>/dev/null) (the device's .git, may be stale)"}
+echo "commit: $ATTNSCOPE_COMMIT" | tee -a "$OUT/device.txt"
 
 start=$(date +%s)
 hdf5=(-DATTNSCOPE_WITH_HDF5=OFF)
