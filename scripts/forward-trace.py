@@ -102,7 +102,8 @@ constexpr int kConsumers = 2;""")
             {trace("consumer", 8)}
             // The finished item's rows go out""")
     # The row write of the loop (writeRows, or stageRows in variants that stage them).
-    pattern = re.compile(r"(            (?:write|stage)Rows\(heldRows, finished\);\n)(            st\.clearOutput\(\);\n)"
+    # (Variants that do not clear O there get events 9 and 10 at the same point.)
+    pattern = re.compile(r"(            (?:write|stage)Rows\(heldRows, finished\);\n)((?:            st\.clearOutput\(\);\n)?)"
                          r"(            heldRows = nextRows;\n            rowsToWrite = false;)")
     if len(pattern.findall(src)) != 1:
         raise SystemExit(f"forward-trace.py: {path}: the loop's row write changed, update instrument()")
