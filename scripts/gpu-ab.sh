@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A/B of a kernel change in one device call: the working tree against other trees (an earlier
 # commit, or a variant of it), each built with head dim 128 only, timed in one process by
-# bench/gpu/bench_block_sparse.py (interleaved rounds, outputs compared first).
+# bench/gpu/bench_block_sparse.py (21 interleaved rounds, each starting at another variant; outputs
+# compared first).
 #
 # Here:  scripts/gpu-ab.sh prepare LABEL [REV]   exports REV (default HEAD) without resources/ into
 #        .ab/LABEL (ignored by git); edit it there to make a variant. Labels diag-* are diagnostics,
@@ -56,7 +57,7 @@ for i in "${!trees[@]}"; do
     [[ "${labels[$i]}" == diag-* ]] && unchecked+=("${labels[$i]}:specialized")
 done
 variants+=(synchronous)
-timeout 300 python3 bench/gpu/bench_block_sparse.py --lib "build-ab/$lib" "${others[@]}" --variants "${variants[@]}" \
+timeout 300 python3 bench/gpu/bench_block_sparse.py --lib "build-ab/$lib" "${others[@]}" --variants "${variants[@]}" --rounds 21 \
     --unchecked "${unchecked[@]}" --seq "${seq[@]}" --json "$OUT/ab.json" 2>&1 | tee "$OUT/ab.log" | grep -v ' vs '
 status=${PIPESTATUS[0]}
 if [ "$profile" -eq 1 ]; then
