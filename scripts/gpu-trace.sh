@@ -13,12 +13,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
 prepare)
-    label=${2:?label}; rev=${3:-HEAD}
-    rm -rf ".ab/trace-$label" && mkdir -p ".ab/trace-$label"
-    git archive "$rev" -- . ':!resources' | tar -x -C ".ab/trace-$label"
-    python3 scripts/forward-trace.py instrument ".ab/trace-$label" || exit 1
-    echo "prepared .ab/trace-$label from $(git rev-parse --short "$rev")"
-    exit 0 ;;
+    label=${2:?label}
+    scripts/gpu-ab.sh prepare "trace-$label" "${3:-HEAD}" && python3 scripts/forward-trace.py instrument ".ab/trace-$label"
+    exit $? ;;
 run) ;;
 summary) shift; venv=$(scripts/python-env.sh) && exec "$venv/bin/python" scripts/forward-trace.py summary "$@" ;;
 *) echo "usage: scripts/gpu-trace.sh prepare LABEL [REV] | run | summary DIR..." >&2; exit 2 ;;
