@@ -38,7 +38,9 @@ export PATH=/usr/local/cuda/bin:$PATH PYTHONUNBUFFERED=1
 deps=$PWD/.gpu-deps/root/usr/lib/x86_64-linux-gnu/cmake
 lib=bench/gpu/libattnscope_layer_capi.so
 trees=(.); labels=(main)
-for d in .ab/*/; do [ -d "$d" ] && trees+=("${d%/}") && labels+=("$(basename "$d")"); done
+for d in .ab/*/; do  # .ab/trace-* trees are scripts/gpu-trace.sh's (instrumented, slower)
+    [ -d "$d" ] && [[ "$(basename "$d")" != trace-* ]] && trees+=("${d%/}") && labels+=("$(basename "$d")")
+done
 jobs=$(( $(nproc) / ${#trees[@]} )); [ "$jobs" -lt 1 ] && jobs=1
 t0=$(date +%s)
 for i in "${!trees[@]}"; do
