@@ -5,7 +5,8 @@
 #
 # Here:  scripts/gpu-trace.sh prepare LABEL [REV]   exports REV (default HEAD) into .ab/trace-LABEL
 #        (ignored by git) and instruments it; then call `run` (the device tool) with carry
-#        [".gpu-deps", ".ab"]. At most 4 trees per call: $OUT returns 8 files (2 per tree).
+#        [".gpu-deps", ".ab"]. At most 4 trees per call: $OUT returns 8 files (2 per tree; 3 trees
+#        when a scripts/gpu-ab.sh run, 2 files, shares the call).
 # There: scripts/gpu-trace.sh run                  builds every .ab/trace-* tree, records dense and
 #        sink + 4 at 8K into $OUT/LABEL/.
 # Here:  scripts/gpu-trace.sh summary DIR...        prints the breakdown of recorded trees.
