@@ -237,6 +237,15 @@ def summary(dirs):
                     w = np.nonzero(writes[c, 0] & done[c, 0])[0]
                     items += list(np.diff(ev[c, 0, w, 0]))
                 print(f"   item period median {np.median(items):.0f} cycles")
+            # Load lead: from the producer's loads for a block (its stage free) to consumer 0 reaching
+            # that block; what a shallower ring would take off is one block period.
+            leads = []
+            for c in range(len(info)):
+                n = min(int((t[c, 2, :, 2] > 0).sum()), int(done[c, 0].sum()))
+                leads += list((ev[c, 0, 1:n, 0] - t[c, 2, 1:n, 2]) / ghz / 1e3)
+            if leads:
+                print("   load lead (K/V issued to consumer at the block): 1st percentile %.2f, median %.2f us" %
+                      tuple(np.percentile(leads, [1, 50])))
             start = (info[:, 1] - info[:, 1].min()) / 1e3
             end = (info[:, 3] - info[:, 1].min()) / 1e3
             ramp = (ev[:, 0, 0, 2] - info[:, 2]) / ghz / 1e3
