@@ -13,6 +13,11 @@ variant's on every case (they must agree to rounding).
 Prints ms, density and ms / (density x the fastest variant's dense ms): the target is <= 1.2 at
 density >= 5 % (TARGETS.md).
 
+--streams N (N > 1) times throughput instead: each batch spreads its launches round-robin over N
+streams (each with its own output buffers), so that one launch's last CTAs and the next one's start
+overlap, as independent forwards issued back to back could. Reported as ms per launch; not the
+single-launch figure the target is about.
+
 Variants named in --unchecked (diagnostics that are wrong on purpose, such as a build without the
 output stores) skip the agreement check and never count as the best dense.
 
@@ -38,6 +43,25 @@ from bench_attention import D, H_KV, H_Q, Ours, batch_ms, sink_window_blocks  # 
 WINDOWS = {8192: (1, 2, 4, 8, 16), 32768: (8, 16, 48), 131072: (48,)}
 
 
+def batch_ms_streams(run_on, batch, streams):
+    """Milliseconds per launch of `batch` launches spread round-robin over `streams` between one pair
+    of events on the current stream; run_on(i) launches on torch's current stream with buffer set i."""
+    origin = torch.cuda.current_stream()
+    a = torch.cuda.Event(enable_timing=True)
+    b = torch.cuda.Event(enable_timing=True)
+    a.record(origin)
+    for s in streams:
+        s.wait_event(a)
+    for i in range(batch):
+        with torch.cuda.stream(streams[i % len(streams)]):
+            run_on(i % len(streams))
+    for s in streams:
+        origin.wait_stream(s)
+    b.record(origin)
+    torch.cuda.synchronize()
+    return a.elapsed_time(b) / batch
+
+
 def rotated(items, k):
     """items[k:] + items[:k] (k taken modulo the length)."""
     k %= len(items)
@@ -53,6 +77,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--streams", type=int, default=1,
+                    help="N > 1: throughput with launches spread over N streams (see the top of the file)")
     ap.add_argument("--unchecked", nargs="*", default=[],
                     help="diagnostic variants (deliberately wrong, e.g. without O stores): timed, not compared, "
                          "never the best dense")
@@ -63,7 +89,8 @@ def main():
         libs[label] = Ours(path)
     dev = torch.device("cuda")
     report = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-              "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}", "cases": []}
+              "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}", "streams": args.streams,
+              "cases": []}
     print(f"device: {report['device']}, torch {report['torch']}, {report['date']}")
 
     for T in args.seq:
@@ -107,6 +134,14 @@ def main():
                     raise SystemExit(f"T={T} {case[0]}: {variant} disagrees with {args.variants[0]}")
 
         bufs = outputs()
+        stream_bufs = [bufs] + [outputs() for _ in range(args.streams - 1)]
+        streams = [torch.cuda.Stream() for _ in range(args.streams)] if args.streams > 1 else []
+
+        def timed_batch(vr, c):
+            if streams:
+                return batch_ms_streams(lambda i: run(vr, c, stream_bufs[i]), args.batch, streams)
+            return batch_ms(lambda: run(vr, c, bufs), args.batch)
+
         times = {(vr, c[0]): [] for vr in args.variants for c in cases}
         for vr in args.variants:  # warm-up (module load, first launch)
             for c in cases:
@@ -118,9 +153,10 @@ def main():
             # launches, where it can only be faster: order or noise, and rotation rules out order).
             order = [(vr, c) for vr in rotated(args.variants, r) for c in rotated(cases, r)]
             for vr, c in order:
-                times[(vr, c[0])].append(batch_ms(lambda: run(vr, c, bufs), args.batch))
+                times[(vr, c[0])].append(timed_batch(vr, c))
         med = {key: statistics.median(t) for key, t in times.items()}
-        print(f"\nT={T // 1024}K (batches of {args.batch}, median of {args.rounds} rounds)")
+        spread = f", spread over {args.streams} streams (throughput)" if streams else ""
+        print(f"\nT={T // 1024}K (batches of {args.batch}{spread}, median of {args.rounds} rounds)")
         print("| case | density | " + " | ".join(f"{vr} ms | x rho x best dense" for vr in args.variants) + " |")
         print("|---|---|" + "---|---|" * len(args.variants))
         # The target's "our dense forward" is the fastest dense launch we have, not each variant's
@@ -135,7 +171,7 @@ def main():
                 report["cases"].append({"T": T, "case": name, "density": rho, "variant": vr, "ms": ms,
                                         "ratio": ratio, "spread": [min(times[(vr, name)]), max(times[(vr, name)])]})
             print(f"| {name} | {100 * rho:.1f} % | " + " | ".join(cells) + " |")
-        del q, k, v, bufs
+        del q, k, v, bufs, stream_bufs
         torch.cuda.empty_cache()
     os.environ.pop("ATTNSCOPE_CUDA_FORWARD", None)
     if args.json:
