@@ -2,7 +2,7 @@
 // loading taken off the computing warpgroups. A CTA has three warpgroups:
 // * one thread of the first (the producer) runs the CTA's item and key block stream
 //   (ItemBlockStream: list reads, item changes) and has the copy engine (TMA) load each item's
-//   query tiles and each key block's K/V tiles into a 4-stage ring, up to 4 blocks ahead, with a
+//   query tiles and each key block's K/V tiles into a 3-stage ring, up to 3 blocks ahead, with a
 //   ticket per stage saying which key block it is, which warpgroups use it and whether it starts
 //   an item;
 // * the other two (the consumers) each own one 64-row query tile of the item, as in
@@ -15,6 +15,12 @@
 // right after the next item's first scores are issued, so the writes overlap that product.
 // The score path (raw dot products with the scale folded into the exponent, or logits with
 // softcap) is a template parameter: a run-time branch there made the whole loop slower.
+// Those deferred writes (a persistent CTA's item ends, not its last item) send O through the
+// copy engine: the consumer stages it in a buffer of its own (fp32, 128-byte swizzled, 32 KB at
+// d = 128; the K/V ring has 3 stages to make room): 2 wavefronts per 256 bytes, where an 8-byte
+// global store of a warp costs 8 L1 tag lookups. One of its threads issues the bulk stores. The
+// buffer is free again once that thread's bulk stores have read it, which it waits for before
+// the next write's turn (a whole item later).
 // Head dims that are multiples of 64, 16-bit inputs; launchForwardWgmmaSpecialized says when it
 // declines (then forward-wgmma.cu runs).
 #include <algorithm>
@@ -31,13 +37,22 @@ namespace {
 constexpr int kConsumers = 2;  // computing warpgroups, one 64-row query tile each
 constexpr int kConsumerThreads = kConsumers * kWarpgroupThreads;
 constexpr int kCtaThreads = kConsumerThreads + kWarpgroupThreads;
-constexpr int kStages = 4;   // K/V tiles in the ring
+constexpr int kStages = 3;   // K/V tiles in the ring (3: room for the output staging)
 constexpr int kQSlots = 2;   // query tiles: the current item's and the next one's
 // Registers per thread after the hand-over: 128 x 24 + 256 x 240 = 64512 of 65536.
 constexpr int kProducerRegisters = 24;
 constexpr int kConsumerRegisters = 240;
 // Named barrier of consumer c (its turn to issue products): ids 1 and 2.
 constexpr int kTurnBarrier = 1;
+// Named barrier of consumer c's 128 threads around its output staging: ids 3 and 4.
+constexpr int kStagingBarrier = 3;
+// Output staging per consumer: all of O as 64-row x 32-column fp32 boxes (128 bytes a row, the
+// swizzle span).
+constexpr int kBoxBytes = kTile * 128;
+template <int D>
+constexpr int kStagedBoxes = D / 32;
+template <int D>
+constexpr int kStagingBytes = kStagedBoxes<D> * kBoxBytes;
 
 // What a stage holds, written by the producer before the stage's full barrier completes.
 struct StageTicket {
@@ -59,7 +74,7 @@ struct Barriers {
 template <int D>
 constexpr size_t specializedSmemBytes() {
     return kSwizzleAlign + static_cast<size_t>(kQSlots * kConsumers + 2 * kStages) * kSwizzledTileBytes<D> +
-           sizeof(Barriers);
+           static_cast<size_t>(kConsumers) * kStagingBytes<D> + sizeof(Barriers);
 }
 
 // The producer: one thread walks the stream and keeps the ring full.
@@ -119,7 +134,7 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
 template <typename T, int D, bool kSplit, bool kRawScores>
 __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a, int consumer,
                                         const unsigned char* sQ, const unsigned char* sK, const unsigned char* sV,
-                                        Barriers& b) {
+                                        unsigned char* sO, const CUtensorMap* mapO, Barriers& b) {
     constexpr int kTileBytes = kSwizzledTileBytes<D>;
     const int warpInGroup = (threadIdx.x >> 5) & 3;
     const bool headPairs = forwardPairsHeads(h);
@@ -159,6 +174,40 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         st.writeOutputRows(totals.l, a.out + headRows * D, rowBase, h.seqLen);
         totals.write(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
     };
+    // writeRows through the staging buffer and the copy engine (see the top of the file). The
+    // buffer is free: its last bulk stores were waited for before this turn.
+    const bool leader = (threadIdx.x & (kWarpgroupThreads - 1)) == 0;
+    unsigned char* staging = sO + consumer * kStagingBytes<D>;
+    auto stageRows = [&](const WarpgroupRows& r, RowTotals& totals) {
+        totals.finish();
+        const size_t headRows = static_cast<size_t>(r.head) * h.rowsPadded;
+        const int rowBase = r.qb * kTile + warpInGroup * 16;
+        const int lane = threadIdx.x & 31;
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) {
+            const float inv = totals.l[rr] > 0.0f ? __fdividef(1.0f, totals.l[rr]) : 0.0f;
+            const int row = warpInGroup * 16 + (lane >> 2) + 8 * rr;
+#pragma unroll
+            for (int n = 0; n < D / 8; ++n) {
+                // Fragment n holds columns 8n + 2 (lane & 3) + {0, 1}: box n / 4, 16-byte chunk
+                // 2 (n & 3) + (lane & 3) / 2 of the row, swizzled with the row's low three bits.
+                const int chunk = 2 * (n & 3) + ((lane & 3) >> 1);
+                *reinterpret_cast<float2*>(staging + (n >> 2) * kBoxBytes + row * 128 + ((chunk ^ (row & 7)) << 4) +
+                                           8 * (lane & 1)) =
+                    make_float2(st.o[n][2 * rr] * inv, st.o[n][2 * rr + 1] * inv);
+            }
+        }
+        fenceProxyAsyncShared();
+        namedBarrierSync(kStagingBarrier + consumer, kWarpgroupThreads);
+        // Rows past the sequence lie outside the tensor map: the copy engine skips them.
+        if (leader && r.qb * kTile < h.seqLen) {
+#pragma unroll
+            for (int box = 0; box < kStagedBoxes<D>; ++box)
+                tmaStoreOutputBox(staging + box * kBoxBytes, mapO, 32 * box, r.qb * kTile, r.head);
+            bulkCommit();
+        }
+        totals.write(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
+    };
 
     WarpgroupRows rows{0, 0}, heldRows{0, 0};
     bool haveRows = false;
@@ -189,6 +238,9 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             mbarrierWait(&b.qFull[qSlot], qFullPhase);
         }
 
+        // The staging buffer's last bulk stores (an item ago) have read it by now; the turn
+        // barrier below tells the other threads of this consumer.
+        if (rowsToWrite && leader) bulkWaitRead();
         namedBarrierSync(ownTurn, kConsumerThreads);
         wgmmaFence();  // P and O were written by this thread since the last wgmma
         wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
@@ -199,7 +251,7 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             wgmmaWait<1>();
             // The finished item's rows go out while these scores run on the tensor cores; O then
             // starts the new item (its first block's P V comes next).
-            writeRows(heldRows, finished);
+            stageRows(heldRows, finished);
             st.clearOutput();
             heldRows = nextRows;
             rowsToWrite = false;
@@ -283,12 +335,14 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         RowTotals last = st.restartRows();
         writeRows(heldRows, last);
     }
+    if (leader) bulkWaitRead();  // shared memory lives until the copy engine has read the staging
 }
 
 template <typename T, int D, bool kSplit, bool kRawScores>
 __global__ void __launch_bounds__(kCtaThreads, 1)
     forward_specialized_kernel(const __grid_constant__ CUtensorMap mapQ, const __grid_constant__ CUtensorMap mapK,
-                               const __grid_constant__ CUtensorMap mapV, HeadView h, ForwardArgs a) {
+                               const __grid_constant__ CUtensorMap mapV, const __grid_constant__ CUtensorMap mapO,
+                               HeadView h, ForwardArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     static_assert(D % 64 == 0, "the specialized forward takes head dims that are multiples of 64");
     extern __shared__ __align__(16) unsigned char smemRaw[];
@@ -297,7 +351,8 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
     unsigned char* sQ = smemRaw + ((kSwizzleAlign - (rawAddress & (kSwizzleAlign - 1))) & (kSwizzleAlign - 1));
     unsigned char* sK = sQ + kQSlots * kConsumers * kTileBytes;  // [kStages]
     unsigned char* sV = sK + kStages * kTileBytes;               // [kStages]
-    Barriers& b = *reinterpret_cast<Barriers*>(sV + kStages * kTileBytes);
+    unsigned char* sO = sV + kStages * kTileBytes;               // [kConsumers] staging, 1024-aligned
+    Barriers& b = *reinterpret_cast<Barriers*>(sO + kConsumers * kStagingBytes<D>);
 
     const int tid = threadIdx.x;
     if (tid == 0) {
@@ -319,7 +374,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
         if (tid == 0) produce<D>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b);
     } else {
         claimRegisters<kConsumerRegisters>();
-        consume<T, D, kSplit, kRawScores>(h, a, wg - 1, sQ, sK, sV, b);
+        consume<T, D, kSplit, kRawScores>(h, a, wg - 1, sQ, sK, sV, sO, &mapO, b);
     }
 #endif
 }
@@ -331,9 +386,10 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
     const uint64_t qRows = static_cast<uint64_t>(h.qHeads) * h.rowsPadded;
     const uint64_t kvRows = static_cast<uint64_t>(h.kvHeads) * h.rowsPadded;
     const bool bf16 = e == Element::BFloat16;
-    CUtensorMap mapQ, mapK, mapV;
+    CUtensorMap mapQ, mapK, mapV, mapO;
     if (!encodeTileTensorMap(mapQ, h.q, qRows, D, bf16) || !encodeTileTensorMap(mapK, h.k, kvRows, D, bf16) ||
-        !encodeTileTensorMap(mapV, h.v, kvRows, D, bf16))
+        !encodeTileTensorMap(mapV, h.v, kvRows, D, bf16) ||
+        !encodeOutputTensorMap(mapO, a.out, D, h.seqLen, h.rowsPadded, h.qHeads))
         return false;
     // Block-sparse launches are persistent (one CTA per SM), dense ones one CTA per item, as in
     // forward-wgmma.cu; ATTNSCOPE_CUDA_FORWARD_CTAS caps the grid (tests: several items per CTA).
@@ -349,7 +405,7 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
                     auto launch = [&]<bool kSplit, bool kRawScores>() {
                         allowSharedMemory(forward_specialized_kernel<T, kD, kSplit, kRawScores>, bytes);
                         forward_specialized_kernel<T, kD, kSplit, kRawScores>
-                            <<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, h, a);
+                            <<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, mapO, h, a);
                     };
                     // Raw dot products (scale folded into the exponent) need a positive scale and no softcap.
                     const bool raw = !(h.softcap > 0.0f) && h.scale > 0.0f;
