@@ -65,9 +65,11 @@ Command addReportCommand(CLI::App& app, const GlobalOptions& global) {
                     written.push_back(name);
                 };
                 const auto start = std::chrono::steady_clock::now();
+                // The three analyses read the same heads: each head's dense statistics are computed once.
+                analysis::DenseStatisticsCache denseCache;
 
                 // Sinks.
-                const auto sinks = analysis::analyzeModelSinks(shape, source, *backend, o->sinks, &progress);
+                const auto sinks = analysis::analyzeModelSinks(shape, source, *backend, o->sinks, &progress, &denseCache);
                 writeText("sinks-heads.csv", sinkHeadsCsv(sinks));
                 writeText("sinks-tokens.csv", sinkTokensCsv(sinks, info));
                 writeText("sinks-non-initial.csv", nonInitialSinksCsv(sinks, info));
@@ -107,7 +109,7 @@ Command addReportCommand(CLI::App& app, const GlobalOptions& global) {
                 }
 
                 // Sensitivity.
-                const auto sens = analysis::analyzeModelSensitivity(shape, source, *backend, o->sensitivity, &progress);
+                const auto sens = analysis::analyzeModelSensitivity(shape, source, *backend, o->sensitivity, &progress, &denseCache);
                 writeText("sensitivity-points.csv", sensitivityPointsCsv(sens));
                 writeText("sensitivity-heads.csv", sensitivityHeadsCsv(sens));
                 writeText("sensitivity-curves.csv", sensitivityCurvesCsv(sens));
@@ -162,7 +164,7 @@ Command addReportCommand(CLI::App& app, const GlobalOptions& global) {
                 }
 
                 // Eviction.
-                const auto ev = analysis::analyzeEviction(shape, source, *backend, policies, budgets, {}, &progress);
+                const auto ev = analysis::analyzeEviction(shape, source, *backend, policies, budgets, {}, &progress, &denseCache);
                 writeText("prune-summary.csv", evictionSummaryCsv(ev));
                 writeText("prune-heads.csv", evictionHeadsCsv(ev));
                 for (const auto& run : ev.runs) {

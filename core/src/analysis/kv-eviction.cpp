@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 
@@ -111,7 +112,7 @@ double dot(const float* a, const float* b, int n) {
 // One layer's heads with their dense statistics and lazily computed policy scores.
 struct LayerState {
     std::vector<HeadTensors> heads;
-    std::vector<HeadStatistics> dense;
+    std::vector<std::shared_ptr<const HeadStatistics>> dense;
     std::vector<std::vector<double>> snapScores;  // per head, window keys scored 2 (above any attention)
     std::vector<double> lastRowMean;              // TOVA
     std::vector<double> meanReceivedAvg;          // FastV: head mean of column sum / observers
@@ -141,7 +142,7 @@ std::vector<double> snapKvScores(Backend& backend, const HeadTensors& head, cons
 
 EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source, Backend& backend,
                                const std::vector<EvictionPolicy>& policies, const std::vector<int>& budgets,
-                               const EvictionOptions& options, JobControl* job) {
+                               const EvictionOptions& options, JobControl* job, DenseStatisticsCache* cache) {
     const int L = shape.numLayers, H = shape.numHeads;
     if (L <= 0 || H <= 0) throw std::invalid_argument("eviction analysis needs at least one layer and one head");
     if (policies.empty() || budgets.empty()) throw std::invalid_argument("eviction analysis needs a policy and a budget");
@@ -162,8 +163,8 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
             request.output = false;
             request.columnSums = false;
             request.blocks = false;
-            const HeadStatistics dense = backend.computeStatistics(head, request, job);
-            const std::vector<float> row = denseAttentionRows(backend, head, dense, 0, 1, job);
+            const auto dense = denseStatistics(cache, L - 1, h, head, backend, request, job);
+            const std::vector<float> row = denseAttentionRows(backend, head, *dense, 0, 1, job);
             if (clsScores.empty()) clsScores.assign(row.size(), 0.0);
             for (size_t j = 0; j < row.size(); ++j) clsScores[j] += row[j] / H;
         }
@@ -205,7 +206,7 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
             }
             StatisticsRequest request;  // row LSE, output and column sums; the block grid serves no eviction tile
             request.blocks = false;
-            layer.dense.push_back(backend.computeStatistics(layer.heads.back(), request, job));
+            layer.dense.push_back(denseStatistics(cache, l, h, layer.heads.back(), backend, request, job));
         }
         const int window = std::clamp(options.observationWindow, 1, std::max(1, T / 4));
         const std::vector<int> seen = queriesSeeingKey(layer.heads[0].config, T);
@@ -213,7 +214,7 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
         auto snap = [&](int h) -> const std::vector<double>& {
             if (layer.snapScores.empty()) layer.snapScores.resize(H);
             if (layer.snapScores[h].empty())
-                layer.snapScores[h] = snapKvScores(backend, layer.heads[h], layer.dense[h], window, options.poolingKernel, job);
+                layer.snapScores[h] = snapKvScores(backend, layer.heads[h], *layer.dense[h], window, options.poolingKernel, job);
             return layer.snapScores[h];
         };
 
@@ -238,7 +239,7 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
             case EvictionPolicy::H2O:
                 for (int h = 0; h < H; ++h) {
                     const int recent = budget / 2;
-                    std::vector<double> scores = layer.dense[h].columnSums;
+                    std::vector<double> scores = layer.dense[h]->columnSums;
                     for (int j = T - recent; j < T; ++j) scores[j] = 1e300;  // the recent half is always kept
                     kept[h] = topIndices(scores, budget);
                 }
@@ -278,7 +279,7 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
                 if (layer.lastRowMean.empty()) {
                     layer.lastRowMean.assign(T, 0.0);
                     for (int h = 0; h < H; ++h) {
-                        const std::vector<float> row = denseAttentionRows(backend, layer.heads[h], layer.dense[h], T - 1, T, job);
+                        const std::vector<float> row = denseAttentionRows(backend, layer.heads[h], *layer.dense[h], T - 1, T, job);
                         for (int j = 0; j < T; ++j) layer.lastRowMean[j] += row[j] / H;
                     }
                 }
@@ -347,7 +348,7 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
             }
             const std::vector<KeptKeyMetrics> measured =
                 batch.keptSets.sets.empty() ? std::vector<KeptKeyMetrics>{}
-                                            : backend.evaluateMaskBatch(layer.heads[h], layer.dense[h], batch, job).keptSets;
+                                            : backend.evaluateMaskBatch(layer.heads[h], *layer.dense[h], batch, job).keptSets;
             for (size_t r = 0; r < report.runs.size(); ++r) {
                 HeadEviction& e = report.runs[r].heads[l][h];
                 if (slot[r] == SIZE_MAX) {
@@ -365,7 +366,7 @@ EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source
             fastvScores.assign(T, 0.0);
             for (int h = 0; h < H; ++h)
                 for (int j = 0; j < T; ++j)
-                    fastvScores[j] += seen[j] > 0 ? layer.dense[h].columnSums[j] / seen[j] / H : 0.0;
+                    fastvScores[j] += seen[j] > 0 ? layer.dense[h]->columnSums[j] / seen[j] / H : 0.0;
         }
         reportProgress(job, "prune", static_cast<double>(l + 1) / L);
     }

@@ -21,11 +21,16 @@ std::vector<const Variant*> resolveSensitivityVariants(const std::vector<std::st
 
 HeadSensitivity analyzeHeadSensitivity(const HeadTensors& head, Backend& backend, const SensitivityOptions& options,
                                        JobControl* job) {
+    resolveSensitivityVariants(options.variants);  // fail before any work
+    return analyzeHeadSensitivity(head, backend.computeStatistics(head, {}, job), backend, options, job);
+}
+
+HeadSensitivity analyzeHeadSensitivity(const HeadTensors& head, const HeadStatistics& dense, Backend& backend,
+                                       const SensitivityOptions& options, JobControl* job) {
     const std::vector<const Variant*> variants = resolveSensitivityVariants(options.variants);
     HeadSensitivity result;
     result.layer = head.layer;
     result.head = head.queryHead;
-    const HeadStatistics dense = backend.computeStatistics(head, {}, job);
 
     // Every variant's sweep and the pattern candidates go to the backend as one batch.
     MaskBatch batch;
@@ -63,7 +68,8 @@ HeadSensitivity analyzeHeadSensitivity(const HeadTensors& head, Backend& backend
 }
 
 ModelSensitivityReport analyzeModelSensitivity(const ModelShape& shape, const HeadSource& source, Backend& backend,
-                                               const SensitivityOptions& options, JobControl* job) {
+                                               const SensitivityOptions& options, JobControl* job,
+                                               DenseStatisticsCache* cache) {
     resolveSensitivityVariants(options.variants);  // fail before any work
     ModelSensitivityReport report;
     report.shape = shape;
@@ -74,7 +80,8 @@ ModelSensitivityReport analyzeModelSensitivity(const ModelShape& shape, const He
             throwIfCancelled(job);
             HeadTensors head = source(l, h);
             report.seqLen = head.seqLen;
-            HeadSensitivity s = analyzeHeadSensitivity(head, backend, options, nullptr);
+            const auto dense = denseStatistics(cache, l, h, head, backend, StatisticsRequest{});
+            HeadSensitivity s = analyzeHeadSensitivity(head, *dense, backend, options, nullptr);
             s.layer = l;
             s.head = h;
             report.heads.push_back(std::move(s));

@@ -24,18 +24,28 @@ double dot(const float* a, const float* b, int n) {
     return s;
 }
 
+// What the sink analysis reads: row LSE and column sums.
+StatisticsRequest sinkStatisticsRequest() {
+    StatisticsRequest request;
+    request.output = false;
+    request.blocks = false;
+    return request;
+}
+
 }  // namespace
 
 HeadSinkStats analyzeHeadSinks(const HeadTensors& head, Backend& backend, const SinkOptions& options, JobControl* job) {
+    if (options.localWindow < 0) throw std::invalid_argument("sink analysis: the local window must be >= 0");
+    return analyzeHeadSinks(head, backend.computeStatistics(head, sinkStatisticsRequest(), job), backend, options, job);
+}
+
+HeadSinkStats analyzeHeadSinks(const HeadTensors& head, const HeadStatistics& dense, Backend& backend,
+                               const SinkOptions& options, JobControl* job) {
     if (options.localWindow < 0) throw std::invalid_argument("sink analysis: the local window must be >= 0");
     const int T = head.seqLen;
     HeadSinkStats s;
     s.layer = head.layer;
     s.head = head.queryHead;
-    StatisticsRequest request;
-    request.output = false;
-    request.blocks = false;
-    const HeadStatistics dense = backend.computeStatistics(head, request, job);
     s.received = dense.columnSums;
     const std::vector<int> seen = queriesSeeingKey(head.config, T);
     s.meanReceived.assign(T, 0.0);
@@ -104,7 +114,7 @@ HeadSinkStats analyzeHeadSinks(const HeadTensors& head, Backend& backend, const 
 }
 
 ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& source, Backend& backend,
-                                  const SinkOptions& options, JobControl* job) {
+                                  const SinkOptions& options, JobControl* job, DenseStatisticsCache* cache) {
     const int L = shape.numLayers, H = shape.numHeads;
     if (L <= 0 || H <= 0) throw std::invalid_argument("sink analysis needs at least one layer and one head");
     ModelSinkReport report;
@@ -138,7 +148,8 @@ ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& sou
                 const std::vector<int> far = queriesSeeingKey(head.config, T, options.localWindow);
                 std::copy(far.begin(), far.end(), report.layerTokenFarQueries.begin() + static_cast<long>(l) * T);
             }
-            HeadSinkStats stats = analyzeHeadSinks(head, backend, options, nullptr);
+            const auto dense = denseStatistics(cache, l, h, head, backend, sinkStatisticsRequest());
+            HeadSinkStats stats = analyzeHeadSinks(head, *dense, backend, options, nullptr);
             stats.layer = l;
             stats.head = h;
             if (stats.token0Mean > options.epsilon) ++above;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attnscope/analysis/analysis-common.h"
+#include "attnscope/analysis/dense-statistics-cache.h"
 
 namespace attnscope::analysis {
 
@@ -63,9 +64,11 @@ std::vector<int> pyramidBudgets(int budget, int window, int layers, int beta);
 // Runs every policy at every budget (keys per head, clamped to [1, T]), layer by layer: each layer's heads
 // are loaded once and their dense statistics computed once, and each head's kept sets of every policy and
 // budget are measured in one Backend::evaluateMaskBatch (the metrics of evaluateKeptSet). Throws
-// std::invalid_argument for [CLS] pruning on a causal model (row 0 sees only itself).
+// std::invalid_argument for [CLS] pruning on a causal model (row 0 sees only itself). With `cache`, the
+// dense statistics come from it (shared with the other analyses of the same model; same results).
 EvictionReport analyzeEviction(const ModelShape& shape, const HeadSource& source, Backend& backend,
                                const std::vector<EvictionPolicy>& policies, const std::vector<int>& budgets,
-                               const EvictionOptions& options = {}, JobControl* job = nullptr);
+                               const EvictionOptions& options = {}, JobControl* job = nullptr,
+                               DenseStatisticsCache* cache = nullptr);
 
 }  // namespace attnscope::analysis

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attnscope/analysis/analysis-common.h"
+#include "attnscope/analysis/dense-statistics-cache.h"
 #include "attnscope/analysis/pattern-classification.h"
 #include "attnscope/variant.h"
 
@@ -45,6 +46,9 @@ std::vector<const Variant*> resolveSensitivityVariants(const std::vector<std::st
 
 HeadSensitivity analyzeHeadSensitivity(const HeadTensors& head, Backend& backend, const SensitivityOptions& options,
                                        JobControl* job = nullptr);
+// The same with the head's dense statistics given (the default StatisticsRequest's products).
+HeadSensitivity analyzeHeadSensitivity(const HeadTensors& head, const HeadStatistics& dense, Backend& backend,
+                                       const SensitivityOptions& options, JobControl* job = nullptr);
 
 struct ModelSensitivityReport {
     ModelShape shape;
@@ -54,7 +58,9 @@ struct ModelSensitivityReport {
     const HeadSensitivity& at(int layer, int head) const { return heads[static_cast<size_t>(layer) * shape.numHeads + head]; }
 };
 
+// With `cache`, each head's dense statistics come from it (shared with the other analyses; same results).
 ModelSensitivityReport analyzeModelSensitivity(const ModelShape& shape, const HeadSource& source, Backend& backend,
-                                               const SensitivityOptions& options = {}, JobControl* job = nullptr);
+                                               const SensitivityOptions& options = {}, JobControl* job = nullptr,
+                                               DenseStatisticsCache* cache = nullptr);
 
 }  // namespace attnscope::analysis

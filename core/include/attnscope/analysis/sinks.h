@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attnscope/analysis/analysis-common.h"
+#include "attnscope/analysis/dense-statistics-cache.h"
 
 namespace attnscope::analysis {
 
@@ -44,6 +45,9 @@ struct HeadSinkStats {
 // (T x localWindow cells) directly (O(T d localWindow)). Uses options.localWindow only.
 HeadSinkStats analyzeHeadSinks(const HeadTensors& head, Backend& backend, const SinkOptions& options = {},
                                JobControl* job = nullptr);
+// The same with the head's dense statistics given (they must hold rowLse and columnSums).
+HeadSinkStats analyzeHeadSinks(const HeadTensors& head, const HeadStatistics& dense, Backend& backend,
+                               const SinkOptions& options = {}, JobControl* job = nullptr);
 
 // A token j > 0 that is a sink in at least one layer: farRatio_{l,j} > kappa (see ModelSinkReport).
 struct NonInitialSink {
@@ -78,8 +82,10 @@ struct ModelSinkReport {
     const HeadSinkStats& at(int layer, int head) const { return heads[static_cast<size_t>(layer) * shape.numHeads + head]; }
 };
 
-// Whole model, head by head from `source`; reports "sinks" progress per head.
+// Whole model, head by head from `source`; reports "sinks" progress per head. With `cache`, each head's
+// dense statistics come from it (shared with the other analyses of the same model; same results).
 ModelSinkReport analyzeModelSinks(const ModelShape& shape, const HeadSource& source, Backend& backend,
-                                  const SinkOptions& options = {}, JobControl* job = nullptr);
+                                  const SinkOptions& options = {}, JobControl* job = nullptr,
+                                  DenseStatisticsCache* cache = nullptr);
 
 }  // namespace attnscope::analysis
