@@ -18,6 +18,7 @@
 #include "attnscope/analysis/sensitivity.h"
 #include "attnscope/analysis/sinks.h"
 #include "attnscope/cpu-backend.h"
+#include "cpu-forwarding-backend.h"
 
 namespace attnscope {
 namespace {
@@ -47,37 +48,15 @@ HeadTensors randomHead(int layer, int head, int T, bool causal) {
     return h;
 }
 
-// Forwards to a CpuBackend and counts computeStatistics calls.
-class CountingBackend final : public Backend {
+// The CPU backend, counting computeStatistics calls.
+class CountingBackend final : public testing::CpuForwardingBackend {
 public:
+    CountingBackend() : CpuForwardingBackend(2) {}
     int statisticsCalls = 0;
-    std::string name() const override { return m_cpu.name(); }
     HeadStatistics computeStatistics(const HeadTensors& h, const StatisticsRequest& r, JobControl* j = nullptr) override {
         ++statisticsCalls;
-        return m_cpu.computeStatistics(h, r, j);
+        return CpuForwardingBackend::computeStatistics(h, r, j);
     }
-    PooledTile computeTile(const HeadTensors& h, const HeadStatistics& d, const TileRequest& r, const VariantPlan* p,
-                           const VariantEvaluation* v, JobControl* j) override {
-        return m_cpu.computeTile(h, d, r, p, v, j);
-    }
-    RowTopK computeRowTopK(const HeadTensors& h, const HeadStatistics& d, int k, JobControl* j) override {
-        return m_cpu.computeRowTopK(h, d, k, j);
-    }
-    std::vector<RowThreshold> computeRowThresholds(const HeadTensors& h, const std::vector<int32_t>& keep,
-                                                   JobControl* j) override {
-        return m_cpu.computeRowThresholds(h, keep, j);
-    }
-    VariantEvaluation evaluateVariant(const HeadTensors& h, const HeadStatistics& d, const VariantPlan& p,
-                                      JobControl* j) override {
-        return m_cpu.evaluateVariant(h, d, p, j);
-    }
-    MaskBatchResult evaluateMaskBatch(const HeadTensors& h, const HeadStatistics& d, const MaskBatch& b,
-                                      JobControl* j) override {
-        return m_cpu.evaluateMaskBatch(h, d, b, j);
-    }
-
-private:
-    CpuBackend m_cpu{2};
 };
 
 // Bit-exact equality (NaN equals NaN: a needed density may be NaN).

@@ -17,6 +17,7 @@
 
 #include "attnscope/analysis/model-overview.h"
 #include "attnscope/cpu-backend.h"
+#include "cpu-forwarding-backend.h"
 
 namespace attnscope {
 namespace {
@@ -56,41 +57,17 @@ analysis::OverviewOptions options() {
     return o;
 }
 
-// Delegates to a CpuBackend; computeLayerOverview runs a hook first (the tests' view of timing).
-class HookedBackend : public Backend {
+// The CPU backend with a hook that computeLayerOverview runs first (the tests' view of timing); one
+// thread, so that its sums are reproducible to the bit.
+class HookedBackend final : public testing::CpuForwardingBackend {
 public:
+    HookedBackend() : CpuForwardingBackend(1) {}
     std::function<void(const LayerTensors&)> beforeLayer;
-    std::string name() const override { return m_cpu.name(); }
-    HeadStatistics computeStatistics(const HeadTensors& h, const StatisticsRequest& r, JobControl* j) override {
-        return m_cpu.computeStatistics(h, r, j);
-    }
-    PooledTile computeTile(const HeadTensors& h, const HeadStatistics& d, const TileRequest& r, const VariantPlan* p,
-                           const VariantEvaluation* v, JobControl* j) override {
-        return m_cpu.computeTile(h, d, r, p, v, j);
-    }
-    RowTopK computeRowTopK(const HeadTensors& h, const HeadStatistics& d, int k, JobControl* j) override {
-        return m_cpu.computeRowTopK(h, d, k, j);
-    }
-    std::vector<RowThreshold> computeRowThresholds(const HeadTensors& h, const std::vector<int32_t>& keep,
-                                                   JobControl* j) override {
-        return m_cpu.computeRowThresholds(h, keep, j);
-    }
-    VariantEvaluation evaluateVariant(const HeadTensors& h, const HeadStatistics& d, const VariantPlan& p,
-                                      JobControl* j) override {
-        return m_cpu.evaluateVariant(h, d, p, j);
-    }
-    MaskBatchResult evaluateMaskBatch(const HeadTensors& h, const HeadStatistics& d, const MaskBatch& b,
-                                      JobControl* j) override {
-        return m_cpu.evaluateMaskBatch(h, d, b, j);
-    }
     std::vector<HeadOverview> computeLayerOverview(const LayerTensors& layer, const std::vector<OverviewMask>& masks,
                                                    JobControl* j) override {
         if (beforeLayer) beforeLayer(layer);
-        return m_cpu.computeLayerOverview(layer, masks, j);
+        return CpuForwardingBackend::computeLayerOverview(layer, masks, j);
     }
-
-private:
-    CpuBackend m_cpu{1};  // one thread: its sums are then reproducible to the bit
 };
 
 void expectSameReport(const analysis::ModelOverviewReport& a, const analysis::ModelOverviewReport& b) {
