@@ -5,7 +5,8 @@ Llama-3-8B layer shapes (32 query heads, 8 KV heads, d = 128, causal, bf16, spli
 random inputs (synthetic, for timing only). Lists: key block 0 (sinks) plus a w-block window up to
 the diagonal (bench_attention.py's), and the dense causal forward. Each variant is a value of
 ATTNSCOPE_CUDA_FORWARD (specialized, synchronous). Timing: batches of --batch back-to-back launches
-per CUDA event pair (so the host side of one launch does not count), --rounds rounds with the
+per CUDA event pair, enqueued while the stream spins for --head-start cycles (so the host side of
+the launches does not count, not even the first one's), --rounds rounds with the
 variants and cases interleaved (each round starting at another variant and case), medians
 reported. Before timing, every variant's output, LSE, max and entropy are compared with the first
 variant's on every case (they must agree to rounding).
@@ -38,17 +39,19 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_attention import D, H_KV, H_Q, Ours, batch_ms, sink_window_blocks  # noqa: E402
+from bench_attention import D, H_KV, H_Q, HOST_HEAD_START_CYCLES, Ours, batch_ms, sink_window_blocks  # noqa: E402
 
 WINDOWS = {8192: (1, 2, 4, 8, 16), 32768: (8, 16, 48), 131072: (48,)}
 
 
-def batch_ms_streams(run_on, batch, streams):
+def batch_ms_streams(run_on, batch, streams, head_start):
     """Milliseconds per launch of `batch` launches spread round-robin over `streams` between one pair
     of events on the current stream; run_on(i) launches on torch's current stream with buffer set i."""
     origin = torch.cuda.current_stream()
     a = torch.cuda.Event(enable_timing=True)
     b = torch.cuda.Event(enable_timing=True)
+    if head_start:
+        torch.cuda._sleep(head_start)  # as in batch_ms: the host enqueues ahead of the GPU
     a.record(origin)
     for s in streams:
         s.wait_event(a)
@@ -79,6 +82,9 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--streams", type=int, default=1,
                     help="N > 1: throughput with launches spread over N streams (see the top of the file)")
+    ap.add_argument("--head-start", type=int, default=HOST_HEAD_START_CYCLES,
+                    help="GPU cycles the stream spins before each timed batch so that the host enqueues ahead "
+                         "(0: none; the first launch of a batch then waits for the host to issue it)")
     ap.add_argument("--unchecked", nargs="*", default=[],
                     help="diagnostic variants (deliberately wrong, e.g. without O stores): timed, not compared, "
                          "never the best dense")
@@ -139,8 +145,8 @@ def main():
 
         def timed_batch(vr, c):
             if streams:
-                return batch_ms_streams(lambda i: run(vr, c, stream_bufs[i]), args.batch, streams)
-            return batch_ms(lambda: run(vr, c, bufs), args.batch)
+                return batch_ms_streams(lambda i: run(vr, c, stream_bufs[i]), args.batch, streams, args.head_start)
+            return batch_ms(lambda: run(vr, c, bufs), args.batch, args.head_start)
 
         times = {(vr, c[0]): [] for vr in args.variants for c in cases}
         for vr in args.variants:  # warm-up (module load, first launch)
