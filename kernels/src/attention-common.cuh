@@ -95,6 +95,20 @@ __device__ __forceinline__ float fastExp2(float x) {
     return y;
 }
 
+// ln x and 1 / x on the special-function unit for normal positive x (log2 with absolute error
+// about 2^-22 near 1; reciprocal within 1 ulp), without the range fix-ups of logf and __fdividef:
+// the row sums they take are at least 1.
+__device__ __forceinline__ float fastLog(float x) {
+    float y;
+    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y * 0.69314718f;
+}
+__device__ __forceinline__ float approxReciprocal(float x) {
+    float y;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // Scales raw dot products of one warp tile into logits; invisible cells become -inf.
 // rowBase: first query row of the warp's 16 rows; keyBase: first key of the tile. The softcap and
 // visibility branches are taken once per tile, not per cell (per-cell branches cost 2x here).

@@ -185,7 +185,7 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         const int lane = threadIdx.x & 31;
 #pragma unroll
         for (int rr = 0; rr < 2; ++rr) {
-            const float inv = totals.l[rr] > 0.0f ? __fdividef(1.0f, totals.l[rr]) : 0.0f;
+            const float inv = totals.l[rr] > 0.0f ? approxReciprocal(totals.l[rr]) : 0.0f;
             const int row = warpInGroup * 16 + (lane >> 2) + 8 * rr;
 #pragma unroll
             for (int n = 0; n < D / 8; ++n) {

@@ -94,18 +94,24 @@ struct RowTotals {
     __device__ __forceinline__ void finish() { reduceQuad(l, u); }
 
     // The row max (when rowMax is set), LSE and entropy of the rows (one lane per row); rows >=
-    // limit are skipped. Call after finish(). u / l with __fdividef, as O / l below.
+    // limit are skipped. Call after finish(). Every lane computes and only the stores are
+    // predicated, so that the compiler can interleave this with a caller's row writes; the
+    // hardware log2 and reciprocal suffice (l >= 1 once a row has seen a key: its max counts 1;
+    // absolute error of log l about 2^-21), as __fdividef does for O / l.
     __device__ __forceinline__ void write(float* rowMax, float* rowLse, float* rowEntropy, int rowBase, int limit) const {
         const int lane = threadIdx.x & 31;
-        if ((lane & 3) != 0) return;
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             const int i = rowBase + (lane >> 2) + 8 * r;
-            if (i >= limit) continue;
-            const float logL = logf(l[r]);
-            if (rowMax) rowMax[i] = m[r];
-            rowLse[i] = l[r] > 0.0f ? m[r] + logL : -INFINITY;
-            rowEntropy[i] = l[r] > 0.0f ? fmaxf(0.0f, logL - __fdividef(u[r], l[r])) : 0.0f;
+            const bool seen = l[r] > 0.0f;
+            const float logL = fastLog(l[r]);
+            const float lse = seen ? m[r] + logL : -INFINITY;
+            const float entropy = seen ? fmaxf(0.0f, logL - u[r] * approxReciprocal(l[r])) : 0.0f;
+            if ((lane & 3) == 0 && i < limit) {
+                if (rowMax) rowMax[i] = m[r];
+                rowLse[i] = lse;
+                rowEntropy[i] = entropy;
+            }
         }
     }
 };
@@ -262,9 +268,8 @@ struct OnlineSoftmax {
         for (int r = 0; r < 2; ++r) {
             const int i = rowBase + (lane >> 2) + 8 * r;
             if (i >= limit) continue;
-            // The hardware reciprocal (about 1 ulp) without IEEE division's slow path: l is at
-            // most the key count, far below __fdividef's 2^126 limit.
-            const float inv = rowSum[r] > 0.0f ? __fdividef(1.0f, rowSum[r]) : 0.0f;
+            // The hardware reciprocal (about 1 ulp) without IEEE division's slow path.
+            const float inv = rowSum[r] > 0.0f ? approxReciprocal(rowSum[r]) : 0.0f;
 #pragma unroll
             for (int n = 0; n < D / 8; ++n) {
                 const float2 v = make_float2(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
