@@ -20,7 +20,10 @@
 // d = 128; the K/V ring has 3 stages to make room): 2 wavefronts per 256 bytes, where an 8-byte
 // global store of a warp costs 8 L1 tag lookups. One of its threads issues the bulk stores. The
 // buffer is free again once that thread's bulk stores have read it, which it waits for before
-// the next write's turn (a whole item later).
+// the next write's turn (a whole item later). The rows' statistics (LSE and entropy from m, l and
+// u, and their stores) are not on the consumer's chain either: it leaves m, l and u in a slot of
+// shared memory for a writer warp of its own (warps 1 and 2 of the producer's warpgroup, idle
+// otherwise), which finishes and stores them while the consumer computes the next item.
 // Head dims that are multiples of 64, 16-bit inputs; launchForwardWgmmaSpecialized says when it
 // declines (then forward-wgmma.cu runs).
 #include <algorithm>
@@ -39,9 +42,11 @@ constexpr int kConsumerThreads = kConsumers * kWarpgroupThreads;
 constexpr int kCtaThreads = kConsumerThreads + kWarpgroupThreads;
 constexpr int kStages = 3;   // K/V tiles in the ring (3: room for the output staging)
 constexpr int kQSlots = 2;   // query tiles: the current item's and the next one's
-// Registers per thread after the hand-over: 128 x 24 + 256 x 240 = 64512 of 65536.
-constexpr int kProducerRegisters = 24;
-constexpr int kConsumerRegisters = 240;
+// Registers per thread after the hand-over: 128 x 56 + 256 x 224 = 64512 of 65536. The producer
+// and the writer warps share the first warpgroup's budget (with 24 or 32, ptxas spilled the
+// producer once the writer code was there); the consumers' code uses up to R205.
+constexpr int kProducerRegisters = 56;
+constexpr int kConsumerRegisters = 224;
 // Named barrier of consumer c (its turn to issue products): ids 1 and 2.
 constexpr int kTurnBarrier = 1;
 // Named barrier of consumer c's 128 threads around its output staging: ids 3 and 4.
@@ -63,12 +68,25 @@ struct StageTicket {
 };
 constexpr int kFirstOfItem = 4;
 
+// A finished item's row totals, handed from a consumer to its writer warp (one slot each: the
+// writer empties it long before the consumer's next item ends).
+struct RowStatsSlot {
+    float m[kTile];  // row max
+    float l[kTile];  // row sum (quad total)
+    float u[kTile];  // entropy accumulator (quad total)
+    int head;
+    int queryBlock;  // < 0: the consumer has finished, the writer stops
+};
+
 struct Barriers {
     uint64_t kvFull[kStages];
     uint64_t kvEmpty[kStages];
     uint64_t qFull[kQSlots];
     uint64_t qEmpty[kQSlots];
+    uint64_t statsFull[kConsumers];   // the slot holds rows to write
+    uint64_t statsEmpty[kConsumers];  // the writer has read the slot
     StageTicket tickets[kStages];
+    RowStatsSlot stats[kConsumers];
 };
 
 template <int D>
@@ -130,6 +148,33 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
     mbarrierArrive(&b.kvFull[stage]);
 }
 
+// A writer warp: the statistics of consumer c's finished items (two rows a lane), until the
+// consumer says it has finished.
+__device__ __forceinline__ void writeRowStatistics(const HeadView& h, const ForwardArgs& a, RowStatsSlot& slot,
+                                                 uint64_t* full, uint64_t* empty) {
+    const int lane = threadIdx.x & 31;
+    for (uint32_t phase = 0;; phase ^= 1u) {
+        mbarrierWait(full, phase);
+        const int qb = slot.queryBlock;
+        if (qb < 0) return;
+        const size_t headRows = static_cast<size_t>(slot.head) * h.rowsPadded;
+#pragma unroll 1
+        for (int half = 0; half < 2; ++half) {
+            const int row = lane + 32 * half;
+            const int i = qb * kTile + row;
+            const float m = slot.m[row];
+            const RowSummary summary = summarizeRow(m, slot.l[row], slot.u[row]);
+            if (i < h.seqLen) {
+                if (a.rowMax) a.rowMax[headRows + i] = m;
+                a.rowLse[headRows + i] = summary.lse;
+                a.rowEntropy[headRows + i] = summary.entropy;
+            }
+        }
+        __syncwarp();
+        if (lane == 0) mbarrierArrive(empty);
+    }
+}
+
 // A consumer: the pipeline of forward-wgmma.cu's loop over the stages the producer fills.
 template <typename T, int D, bool kSplit, bool kRawScores>
 __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a, int consumer,
@@ -178,10 +223,10 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
     // buffer is free: its last bulk stores were waited for before this turn.
     const bool leader = (threadIdx.x & (kWarpgroupThreads - 1)) == 0;
     unsigned char* staging = sO + consumer * kStagingBytes<D>;
+    RowStatsSlot& statsSlot = b.stats[consumer];
+    uint32_t statsEmptyPhase = 1;  // a fresh barrier passes a wait on parity 1
     auto stageRows = [&](const WarpgroupRows& r, RowTotals& totals) {
         totals.finish();
-        const size_t headRows = static_cast<size_t>(r.head) * h.rowsPadded;
-        const int rowBase = r.qb * kTile + warpInGroup * 16;
         const int lane = threadIdx.x & 31;
 #pragma unroll
         for (int rr = 0; rr < 2; ++rr) {
@@ -197,16 +242,32 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
                     make_float2(st.o[n][2 * rr] * inv, st.o[n][2 * rr + 1] * inv);
             }
         }
+        // The row totals for the writer warp (its slot is free: waited for before this turn).
+        if ((lane & 3) == 0) {
+#pragma unroll
+            for (int rr = 0; rr < 2; ++rr) {
+                const int row = warpInGroup * 16 + (lane >> 2) + 8 * rr;
+                statsSlot.m[row] = totals.m[rr];
+                statsSlot.l[row] = totals.l[rr];
+                statsSlot.u[row] = totals.u[rr];
+            }
+        }
+        if (leader) {
+            statsSlot.head = r.head;
+            statsSlot.queryBlock = r.qb;
+        }
         fenceProxyAsyncShared();
         namedBarrierSync(kStagingBarrier + consumer, kWarpgroupThreads);
-        // Rows past the sequence lie outside the tensor map: the copy engine skips them.
-        if (leader && r.qb * kTile < h.seqLen) {
+        if (leader) {
+            mbarrierArrive(&b.statsFull[consumer]);
+            // Rows past the sequence lie outside the tensor map: the copy engine skips them.
+            if (r.qb * kTile < h.seqLen) {
 #pragma unroll
-            for (int box = 0; box < kStagedBoxes<D>; ++box)
-                tmaStoreOutputBox(staging + box * kBoxBytes, mapO, 32 * box, r.qb * kTile, r.head);
-            bulkCommit();
+                for (int box = 0; box < kStagedBoxes<D>; ++box)
+                    tmaStoreOutputBox(staging + box * kBoxBytes, mapO, 32 * box, r.qb * kTile, r.head);
+                bulkCommit();
+            }
         }
-        totals.write(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
     };
 
     WarpgroupRows rows{0, 0}, heldRows{0, 0};
@@ -240,7 +301,12 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
 
         // The staging buffer's last bulk stores (an item ago) have read it by now; the turn
         // barrier below tells the other threads of this consumer.
-        if (rowsToWrite && leader) bulkWaitRead();
+        // So has the writer warp read the statistics slot.
+        if (rowsToWrite && leader) {
+            bulkWaitRead();
+            mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
+            statsEmptyPhase ^= 1u;
+        }
         namedBarrierSync(ownTurn, kConsumerThreads);
         wgmmaFence();  // P and O were written by this thread since the last wgmma
         wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
@@ -335,7 +401,12 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         RowTotals last = st.restartRows();
         writeRows(heldRows, last);
     }
-    if (leader) bulkWaitRead();  // shared memory lives until the copy engine has read the staging
+    if (leader) {
+        mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
+        statsSlot.queryBlock = -1;  // the writer warp stops
+        mbarrierArrive(&b.statsFull[consumer]);
+        bulkWaitRead();  // shared memory lives until the copy engine has read the staging
+    }
 }
 
 template <typename T, int D, bool kSplit, bool kRawScores>
@@ -364,6 +435,10 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
             mbarrierInit(&b.qFull[i], 1);
             mbarrierInit(&b.qEmpty[i], kConsumerThreads);
         }
+        for (int c = 0; c < kConsumers; ++c) {
+            mbarrierInit(&b.statsFull[c], 1);
+            mbarrierInit(&b.statsEmpty[c], 1);
+        }
         fenceBarrierInit();
     }
     __syncthreads();
@@ -371,7 +446,10 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
     const int wg = __shfl_sync(0xffffffffu, tid / kWarpgroupThreads, 0);
     if (wg == 0) {
         releaseRegisters<kProducerRegisters>();
+        const int warp = tid / 32;
         if (tid == 0) produce<D>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b);
+        else if (warp >= 1 && warp <= kConsumers)
+            writeRowStatistics(h, a, b.stats[warp - 1], &b.statsFull[warp - 1], &b.statsEmpty[warp - 1]);
     } else {
         claimRegisters<kConsumerRegisters>();
         consume<T, D, kSplit, kRawScores>(h, a, wg - 1, sQ, sK, sV, sO, &mapO, b);
@@ -401,7 +479,8 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
         if constexpr (kIsMma<T>) {
             dispatchHeadDim(D, [&]<int kD>() {
                 if constexpr (kD % 64 == 0) {
-                    const size_t bytes = specializedSmemBytes<kD>();
+                    constexpr size_t bytes = specializedSmemBytes<kD>();
+                    static_assert(bytes <= 227 * 1024, "shared memory per block on sm_90");
                     auto launch = [&]<bool kSplit, bool kRawScores>() {
                         allowSharedMemory(forward_specialized_kernel<T, kD, kSplit, kRawScores>, bytes);
                         forward_specialized_kernel<T, kD, kSplit, kRawScores>

@@ -75,6 +75,19 @@ __device__ void rowSweep(const HeadView& h, int head, int qb, const BlockSource&
     }
 }
 
+// LSE and entropy of one finished row from its max m, sum l and entropy accumulator u (quad
+// totals). The hardware log2 and reciprocal suffice: l >= 1 once a row has seen a key (its max
+// counts 1), so the absolute error of log l is about 2^-21.
+struct RowSummary {
+    float lse;
+    float entropy;
+};
+__device__ __forceinline__ RowSummary summarizeRow(float m, float l, float u) {
+    const bool seen = l > 0.0f;
+    const float logL = fastLog(l);
+    return {seen ? m + logL : -INFINITY, seen ? fmaxf(0.0f, logL - u * approxReciprocal(l)) : 0.0f};
+}
+
 // The finished softmax totals of the two rows a thread holds: max m, sum l and entropy
 // accumulator u = sum p * (s - m), l and u as per-thread partials until finish().
 struct RowTotals {
@@ -95,22 +108,17 @@ struct RowTotals {
 
     // The row max (when rowMax is set), LSE and entropy of the rows (one lane per row); rows >=
     // limit are skipped. Call after finish(). Every lane computes and only the stores are
-    // predicated, so that the compiler can interleave this with a caller's row writes; the
-    // hardware log2 and reciprocal suffice (l >= 1 once a row has seen a key: its max counts 1;
-    // absolute error of log l about 2^-21), as __fdividef does for O / l.
+    // predicated, so that the compiler can interleave this with a caller's row writes.
     __device__ __forceinline__ void write(float* rowMax, float* rowLse, float* rowEntropy, int rowBase, int limit) const {
         const int lane = threadIdx.x & 31;
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             const int i = rowBase + (lane >> 2) + 8 * r;
-            const bool seen = l[r] > 0.0f;
-            const float logL = fastLog(l[r]);
-            const float lse = seen ? m[r] + logL : -INFINITY;
-            const float entropy = seen ? fmaxf(0.0f, logL - u[r] * approxReciprocal(l[r])) : 0.0f;
+            const RowSummary summary = summarizeRow(m[r], l[r], u[r]);
             if ((lane & 3) == 0 && i < limit) {
                 if (rowMax) rowMax[i] = m[r];
-                rowLse[i] = lse;
-                rowEntropy[i] = entropy;
+                rowLse[i] = summary.lse;
+                rowEntropy[i] = summary.entropy;
             }
         }
     }
