@@ -464,17 +464,19 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
     const uint64_t qRows = static_cast<uint64_t>(h.qHeads) * h.rowsPadded;
     const uint64_t kvRows = static_cast<uint64_t>(h.kvHeads) * h.rowsPadded;
     const bool bf16 = e == Element::BFloat16;
-    CUtensorMap mapQ, mapK, mapV, mapO;
-    if (!encodeTileTensorMap(mapQ, h.q, qRows, D, bf16) || !encodeTileTensorMap(mapK, h.k, kvRows, D, bf16) ||
-        !encodeTileTensorMap(mapV, h.v, kvRows, D, bf16) ||
-        !encodeOutputTensorMap(mapO, a.out, D, h.seqLen, h.rowsPadded, h.qHeads))
-        return false;
     // Block-sparse launches are persistent (one CTA per SM), dense ones one CTA per item, as in
     // forward-wgmma.cu; ATTNSCOPE_CUDA_FORWARD_CTAS caps the grid (tests: several items per CTA).
     const int items = ForwardItems(h).count();
     const char* cap = std::getenv("ATTNSCOPE_CUDA_FORWARD_CTAS");
     const int ctas = cap ? std::max(1, std::atoi(cap)) : a.blockOffsets ? multiprocessorCount() : items;
     const int grid = std::min(items, ctas);
+    CUtensorMap mapQ, mapK, mapV, mapO{};
+    if (!encodeTileTensorMap(mapQ, h.q, qRows, D, bf16) || !encodeTileTensorMap(mapK, h.k, kvRows, D, bf16) ||
+        !encodeTileTensorMap(mapV, h.v, kvRows, D, bf16))
+        return false;
+    // Only a CTA with several items stages rows for the copy engine (one-item CTAs write their rows
+    // at the end, from registers): the output map is needed when the grid is smaller.
+    if (grid < items && !encodeOutputTensorMap(mapO, a.out, D, h.seqLen, h.rowsPadded, h.qHeads)) return false;
     dispatchElement(e, [&]<typename T>() {
         if constexpr (kIsMma<T>) {
             dispatchHeadDim(D, [&]<int kD>() {
