@@ -170,8 +170,7 @@ __device__ __forceinline__ void writeRowStatistics(const HeadView& h, const Forw
                 a.rowEntropy[headRows + i] = summary.entropy;
             }
         }
-        __syncwarp();
-        if (lane == 0) mbarrierArrive(empty);
+        mbarrierArrive(empty);  // every lane, after its own reads
     }
 }
 
@@ -256,10 +255,10 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             statsSlot.head = r.head;
             statsSlot.queryBlock = r.qb;
         }
+        mbarrierArrive(&b.statsFull[consumer]);  // every thread, after its own writes
         fenceProxyAsyncShared();
         namedBarrierSync(kStagingBarrier + consumer, kWarpgroupThreads);
         if (leader) {
-            mbarrierArrive(&b.statsFull[consumer]);
             // Rows past the sequence lie outside the tensor map: the copy engine skips them.
             if (r.qb * kTile < h.seqLen) {
 #pragma unroll
@@ -302,8 +301,10 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         // The staging buffer's last bulk stores (an item ago) have read it by now; the turn
         // barrier below tells the other threads of this consumer.
         // So has the writer warp read the statistics slot.
-        if (rowsToWrite && leader) {
-            bulkWaitRead();
+        // Every thread waits for the slot itself (not through the leader and the turn barrier):
+        // the hand-over is then one mbarrier per thread, which compute-sanitizer's racecheck follows.
+        if (rowsToWrite) {
+            if (leader) bulkWaitRead();
             mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
             statsEmptyPhase ^= 1u;
         }
@@ -401,12 +402,10 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         RowTotals last = st.restartRows();
         writeRows(heldRows, last);
     }
-    if (leader) {
-        mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
-        statsSlot.queryBlock = -1;  // the writer warp stops
-        mbarrierArrive(&b.statsFull[consumer]);
-        bulkWaitRead();  // shared memory lives until the copy engine has read the staging
-    }
+    mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
+    if (leader) statsSlot.queryBlock = -1;  // the writer warp stops
+    mbarrierArrive(&b.statsFull[consumer]);
+    if (leader) bulkWaitRead();  // shared memory lives until the copy engine has read the staging
 }
 
 template <typename T, int D, bool kSplit, bool kRawScores>
@@ -436,8 +435,8 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
             mbarrierInit(&b.qEmpty[i], kConsumerThreads);
         }
         for (int c = 0; c < kConsumers; ++c) {
-            mbarrierInit(&b.statsFull[c], 1);
-            mbarrierInit(&b.statsEmpty[c], 1);
+            mbarrierInit(&b.statsFull[c], kWarpgroupThreads);  // the consumer's threads
+            mbarrierInit(&b.statsEmpty[c], 32);                // the writer warp's lanes
         }
         fenceBarrierInit();
     }
