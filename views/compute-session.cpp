@@ -13,9 +13,9 @@
 #include <optional>
 
 #include "attnscope/backend.h"
-#include "attnscope/block-pyramid.h"
 #include "attnscope/colormap.h"
 #include "attnscope/io/capture-reader.h"
+#include "pyramid-base.h"
 
 namespace attnscope::views {
 
@@ -30,8 +30,6 @@ const char* overviewMetricName(OverviewMetric metric) {
 }
 
 namespace {
-
-constexpr int kMaxBaseSide = 2048;
 
 double millisSince(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -307,22 +305,12 @@ void ComputeSession::UI_selectHead(int layer, int head) {
         snap->head = head;
         snap->seqLen = s.tensors.seqLen;
         snap->config = s.tensors.config;
-        const BlockPyramid pyramid(s.dense.blocks, s.tensors.config, s.tensors.seqLen);
-        int level = 0;
-        while (level + 1 < pyramid.levelCount() && pyramid.level(level).rows > kMaxBaseSide) ++level;
-        const PyramidLevel& base = pyramid.level(level);
+        PyramidBaseImage base = pyramidBaseImage(s.dense.blocks, s.tensors.config, s.tensors.seqLen);
         snap->baseCellsPerBlock = base.cellsPerBlock;
         snap->baseRows = base.rows;
         snap->baseCols = base.cols;
-        const size_t n = static_cast<size_t>(base.rows) * base.cols;
-        snap->baseMean.resize(n);
-        snap->baseMax.resize(n);
-        const float nan = std::numeric_limits<float>::quiet_NaN();
-        for (size_t i = 0; i < n; ++i) {
-            const bool any = base.visibleCells[i] > 0;
-            snap->baseMean[i] = any ? static_cast<float>(base.sum[i] / base.visibleCells[i]) : nan;
-            snap->baseMax[i] = any ? base.max[i] : nan;
-        }
+        snap->baseMean = std::move(base.mean);
+        snap->baseMax = std::move(base.max);
         snap->columnSums = s.dense.columnSums;
         snap->rowEntropy = s.dense.rowEntropy;
         double entropy = 0.0;

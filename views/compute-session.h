@@ -38,7 +38,7 @@ struct HeadSnapshot {
     int head = 0;
     int seqLen = 0;
     AttentionConfig config;
-    // Base image of the whole map: the finest block-pyramid level at most kMaxBaseSide blocks a side.
+    // Base image of the whole map (pyramid-base.h).
     int baseCellsPerBlock = 64;
     int baseRows = 0, baseCols = 0;
     std::vector<float> baseMean, baseMax;  // [rows, cols]; NaN where a block has no visible cell

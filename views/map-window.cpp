@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "imgui-qt-input.h"
+#include "pyramid-base.h"
 #include "token-labels.h"
 
 namespace attnscope::views {
@@ -22,11 +23,6 @@ constexpr float kLeft = 104, kTop = 100, kRight = 96, kBottom = 14, kGap = 14;
 constexpr size_t kMaxResidentTextures = 768;
 constexpr int kUploadsPerFrame = 24;
 
-int pyramidCutLevel(const HeadSnapshot& head) {
-    int level = 0;
-    while ((1 << level) < head.baseCellsPerBlock) ++level;
-    return level;
-}
 }  // namespace
 
 const char* mapModeName(MapMode mode) {
@@ -349,7 +345,7 @@ void MapWindow::UI_requestMissingTiles() {
     m_wanted.clear();
     if (!m_head) return;
     const int level = m_viewport.tileLevel();
-    const int cut = pyramidCutLevel(*m_head);
+    const int cut = pyramidCutLevel(m_head->baseCellsPerBlock);
     std::vector<TileJob> missing;
     for (int pane = 0; pane < paneCount(); ++pane) {
         for (const PaneLayer& layer : paneLayers(pane)) {
@@ -431,7 +427,7 @@ MapColorParams MapWindow::paneColor(int pane) const {
     if (m_head) {
         const PaneLayer primary = paneLayers(pane).front();
         const int level = m_viewport.tileLevel();
-        if (primary.quantity == TileQuantity::DenseWeight && level >= pyramidCutLevel(*m_head)) {
+        if (primary.quantity == TileQuantity::DenseWeight && level >= pyramidCutLevel(m_head->baseCellsPerBlock)) {
             maxValue = m_display.pooling == Pooling::Max ? m_baseMaxMax : m_baseMeanMax;
         } else {
             // Fit to what is on screen, as `attnscope-cli render --region` fits to its tile.
@@ -456,7 +452,7 @@ std::vector<MapDrawItem> MapWindow::buildDrawItems(float scale) {
     }
     const MapLayout l = layout();
     const int level = m_viewport.tileLevel();
-    const int cut = pyramidCutLevel(*m_head);
+    const int cut = pyramidCutLevel(m_head->baseCellsPerBlock);
     const double T = m_head->seqLen;
     for (int pane = 0; pane < paneCount(); ++pane) {
         const PixelRect& p = l.panes[pane];

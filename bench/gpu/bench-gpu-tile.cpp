@@ -2,38 +2,18 @@
 // on the CUDA backend; after its statistics (forward + statistics pass, timed too), 256x256 tiles
 // at several zoom levels. Prints one line per case with the median of repeated calls (host
 // overhead included: the index arrays, the launch, the copy back). Seeded random inputs.
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "attnscope/cuda-backend.h"
+#include "bench-support.h"
 
 using namespace attnscope;
-
-namespace {
-
-double millisecondsSince(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-template <class F>
-double medianMs(int reps, F&& f) {
-    std::vector<double> t;
-    for (int r = 0; r < reps; ++r) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        t.push_back(millisecondsSince(t0));
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
-
-}  // namespace
+using bench::medianMs;
+using bench::millisecondsSince;
 
 int main(int argc, char** argv) {
     const int T = argc > 1 ? std::atoi(argv[1]) : 131072;
@@ -44,18 +24,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     auto backend = createCudaBackend();
-    HeadTensors head;
-    head.seqLen = T;
-    head.headDim = head.valueDim = d;
-    head.storage = StorageType::BFloat16;
-    head.config.causal = true;
-    head.config.softmaxScale = 1.0f / std::sqrt(static_cast<float>(d));
-    std::mt19937 rng(7);
-    std::uniform_int_distribution<int> integer(-127, 127);
-    for (auto* v : {&head.q, &head.k, &head.v}) {
-        v->resize(static_cast<size_t>(T) * d);
-        for (float& x : *v) x = static_cast<float>(integer(rng)) / 64.0f;
-    }
+    const HeadTensors head = bench::syntheticBf16Head(T, d, 7);
     auto t0 = std::chrono::steady_clock::now();
     HeadStatistics stats = backend->computeStatistics(head, {});
     const double first = millisecondsSince(t0);
