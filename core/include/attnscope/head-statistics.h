@@ -2,6 +2,7 @@
 // and the 64x64 block grid the map pyramid is built from. Produced by Backend::computeStatistics.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
