@@ -7,13 +7,17 @@
 // of that view. It alternates between three synthetic heads (seeded random bf16 values, not real
 // activations) so that every switch uploads a new head. Not included: reading the head from the
 // capture (bench/cpu's attnscope-bench-load-layer times that) and drawing (the UI thread).
-// Usage: bench_head_switch [T=32768] [pane width=1400] [pane height=900] [switches=7]
+// Usage: bench_head_switch [T=32768] [pane width=1400] [pane height=900] [switches=7] [backend=cuda]
+// (backend cpu: the same path on the CPU reference, to check the benchmark on a machine without a GPU)
 #include <chrono>
 #include <cstdio>
+#include <exception>
+#include <memory>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "attnscope/backend.h"
 #include "attnscope/cuda-backend.h"
 #include "bench-support.h"
 #include "map-viewport.h"
@@ -63,13 +67,22 @@ int main(int argc, char** argv) {
     const double paneWidth = argc > 2 ? std::atof(argv[2]) : 1400.0;
     const double paneHeight = argc > 3 ? std::atof(argv[3]) : 900.0;
     const int switches = argc > 4 ? std::max(2, std::atoi(argv[4])) : 7;
+    const std::string backendName = argc > 5 ? argv[5] : "cuda";
     const int d = 128;
-    const std::string reason = probeCudaDevice();
-    if (!reason.empty()) {
-        std::printf("bench_head_switch: no usable GPU: %s\n", reason.c_str());
-        return 0;
+    if (backendName == "cuda") {
+        const std::string reason = probeCudaDevice();
+        if (!reason.empty()) {
+            std::printf("bench_head_switch: no usable GPU: %s\n", reason.c_str());
+            return 0;
+        }
     }
-    auto backend = createCudaBackend();
+    std::unique_ptr<Backend> backend;
+    try {
+        backend = createBackend(backendName);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_head_switch: %s\n", e.what());
+        return 2;
+    }
     std::vector<HeadTensors> heads;
     for (unsigned seed : {11u, 12u, 13u}) heads.push_back(bench::syntheticBf16Head(T, d, seed));
     std::printf("%s, T=%d d=%d causal bf16 (synthetic), pane %.0f x %.0f px\n", backend->name().c_str(), T, d,
