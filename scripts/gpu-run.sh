@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # GPU machine, one go: configure (preset gpu-compute, GoogleTest from the carried .gpu-deps), build
 # the CUDA targets, run test_kernels, optionally compute-sanitizer, then the benchmarks. Logs go to
-# $OUT (or artifacts/gpu-run here). Usage: scripts/gpu-run.sh [test|sanitize|bench|sparse|overview|cli|all]...
+# $OUT (or artifacts/gpu-run here). Usage: scripts/gpu-run.sh [test|sanitize|bench|sparse|overview|view|cli|all]...
 # (default: test bench). sparse: bench_block_sparse.py, the block-sparse forward against our dense
 # forward with both Hopper forward kernels side by side (batched launches, interleaved rounds). overview: bench_overview over the whole model (32 layers, 8K) and the
 # PyTorch script over OVERVIEW_TORCH_LAYERS layers (default 4; its time per head is constant).
+# view: bench_head_switch, the map view's head switch at 32K (TARGETS.md: first view <= 150 ms).
 # cli: also builds the HDF5 part (headers carried in .gpu-deps/hdf5/include, linked against the
 # machine's own libhdf5_serial.so.103; stb from Debian's libstb-dev in .gpu-deps/stb), writes a
 # synthetic Llama-shaped capture (32 layers, 32/8 heads, d 128, 8192 tokens, bf16; seeded random
@@ -41,6 +42,7 @@ targets=(test_kernels)
 has bench && targets+=(attnscope_layer_capi bench_gpu_tile)
 has sparse && targets+=(attnscope_layer_capi)
 has overview && targets+=(bench_overview)
+has view && targets+=(bench_head_switch)
 has cli && targets+=(attnscope-cli attnscope-synthetic-capture attnscope-bench-load-layer)
 cmake --build build-gpu -j"$(nproc)" --target "${targets[@]}" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -40; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
@@ -76,6 +78,9 @@ if has overview; then
     ./build-gpu/bench/gpu/bench_overview 4 8192 backend 2>&1 | tee "$OUT/overview-backend.log" | grep -v "layer .* done"
     PYTHONUNBUFFERED=1 python3 bench/gpu/overview_pytorch.py "${OVERVIEW_TORCH_LAYERS:-4}" 8192 2>&1 \
         | tee "$OUT/overview-pytorch.log" | grep -v "layer .* done"
+fi
+if has view; then
+    ./build-gpu/bench/gpu/bench_head_switch 32768 2>&1 | tee "$OUT/head-switch.log"
 fi
 if has cli; then
     capture=/tmp/llama-shape-8k.h5
