@@ -170,14 +170,7 @@ void ComputeSession::CT_run() {
                         s.evaluation = s.backend->evaluateVariant(s.tensors, s.dense, *s.plan);
                         s.variantHash = tile.variant.hash();
                     }
-                    const TileSpan span = tileSpan(tile.key.tile, s.tensors.seqLen);
-                    TileRequest request;
-                    request.queryBegin = span.queryBegin;
-                    request.queryEnd = span.queryEnd;
-                    request.keyBegin = span.keyBegin;
-                    request.keyEnd = span.keyEnd;
-                    request.width = span.width;
-                    request.height = span.height;
+                    TileRequest request = tileRequest(tile.key.tile, s.tensors.seqLen);
                     request.pooling = tile.key.pooling;
                     request.quantity = tile.key.quantity;
                     if (request.width <= 0 || request.height <= 0) return;

@@ -19,6 +19,18 @@ TileSpan tileSpan(const TileCoord& tile, int seqLen) {
     return span;
 }
 
+TileRequest tileRequest(const TileCoord& tile, int seqLen) {
+    const TileSpan span = tileSpan(tile, seqLen);
+    TileRequest request;
+    request.queryBegin = span.queryBegin;
+    request.queryEnd = span.queryEnd;
+    request.keyBegin = span.keyBegin;
+    request.keyEnd = span.keyEnd;
+    request.width = span.width;
+    request.height = span.height;
+    return request;
+}
+
 void MapViewport::setSeqLen(int seqLen) {
     m_seqLen = std::max(1, seqLen);
     fit();

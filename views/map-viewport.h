@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "attnscope/pooled-tile.h"
+
 namespace attnscope::views {
 
 // Tiles form a quadtree over the cell plane: a tile at level L is kTileTexels x kTileTexels texels
@@ -34,6 +36,8 @@ struct TileSpan {
     int width, height;  // texels
 };
 TileSpan tileSpan(const TileCoord& tile, int seqLen);
+// The backend request for a tile's span (the pooling and quantity are the caller's to set).
+TileRequest tileRequest(const TileCoord& tile, int seqLen);
 
 class MapViewport {
 public:

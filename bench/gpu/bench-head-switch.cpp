@@ -43,14 +43,7 @@ ViewTiles computeViewTiles(Backend& backend, const HeadTensors& head, const Head
     const auto t0 = std::chrono::steady_clock::now();
     if (result.level < views::pyramidCutLevel(baseCellsPerBlock)) {
         for (const views::TileCoord& tile : viewport.visibleTiles(result.level)) {
-            const views::TileSpan span = views::tileSpan(tile, head.seqLen);
-            TileRequest request;
-            request.queryBegin = span.queryBegin;
-            request.queryEnd = span.queryEnd;
-            request.keyBegin = span.keyBegin;
-            request.keyEnd = span.keyEnd;
-            request.width = span.width;
-            request.height = span.height;
+            const TileRequest request = views::tileRequest(tile, head.seqLen);
             if (request.width <= 0 || request.height <= 0) continue;
             backend.computeTile(head, stats, request, nullptr, nullptr);
             ++result.count;
