@@ -18,6 +18,7 @@
 #include "attnscope/analysis/sensitivity.h"
 #include "attnscope/analysis/sinks.h"
 #include "attnscope/cpu-backend.h"
+#include "brute-force-reference.h"
 #include "cpu-forwarding-backend.h"
 
 namespace attnscope {
@@ -25,24 +26,15 @@ namespace {
 
 using analysis::DenseStatisticsCache;
 
+// testing::randomHead with the head's place in the model and a token-0 sink whose strength
+// varies by head: q_i[0] = 2 + head, k_0 = (3, 0, ...).
 HeadTensors randomHead(int layer, int head, int T, bool causal) {
-    HeadTensors h;
-    h.seqLen = T;
-    h.headDim = 8;
-    h.valueDim = 6;
-    h.config.causal = causal;
+    HeadTensors h = testing::randomHead(
+        T, 8, 6, causal,
+        977u * static_cast<unsigned>(layer) + 31u * static_cast<unsigned>(head) + static_cast<unsigned>(T));
     h.config.softmaxScale = 0.4f;
     h.layer = layer;
     h.queryHead = head;
-    std::mt19937 rng(977u * static_cast<unsigned>(layer) + 31u * static_cast<unsigned>(head) + static_cast<unsigned>(T));
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    h.q.resize(static_cast<size_t>(T) * h.headDim);
-    h.k.resize(h.q.size());
-    h.v.resize(static_cast<size_t>(T) * h.valueDim);
-    for (float& x : h.q) x = normal(rng);
-    for (float& x : h.k) x = normal(rng);
-    for (float& x : h.v) x = normal(rng);
-    // A token-0 sink whose strength varies by head: q_i[0] = 2 + head, k_0 = (3, 0, ...).
     for (int i = 0; i < T; ++i) h.q[static_cast<size_t>(i) * h.headDim] = 2.0f + static_cast<float>(head);
     for (int c = 0; c < h.headDim; ++c) h.k[c] = c == 0 ? 3.0f : 0.0f;
     return h;
@@ -53,7 +45,8 @@ class CountingBackend final : public testing::CpuForwardingBackend {
 public:
     CountingBackend() : CpuForwardingBackend(2) {}
     int statisticsCalls = 0;
-    HeadStatistics computeStatistics(const HeadTensors& h, const StatisticsRequest& r, JobControl* j = nullptr) override {
+    HeadStatistics computeStatistics(const HeadTensors& h, const StatisticsRequest& r,
+                                     JobControl* j = nullptr) override {
         ++statisticsCalls;
         return CpuForwardingBackend::computeStatistics(h, r, j);
     }
@@ -276,7 +269,8 @@ void expectSameEviction(const analysis::EvictionReport& a, const analysis::Evict
     ASSERT_EQ(a.runs.size(), b.runs.size());
     for (size_t r = 0; r < a.runs.size(); ++r) {
         const auto &x = a.runs[r], &y = b.runs[r];
-        SCOPED_TRACE(std::string("eviction ") + analysis::evictionPolicyId(x.policy) + " B=" + std::to_string(x.budget));
+        SCOPED_TRACE(std::string("eviction ") + analysis::evictionPolicyId(x.policy) +
+                     " B=" + std::to_string(x.budget));
         EXPECT_EQ(x.layerBudget, y.layerBudget);
         EXPECT_TRUE(same(x.survival, y.survival));
         EXPECT_TRUE(same(x.meanRetainedMass, y.meanRetainedMass));
@@ -348,7 +342,9 @@ TEST_P(AnalysesWithCache, GiveIdenticalReportsAndComputeEachHeadOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, AnalysesWithCache, ::testing::Values(true, false),
-                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Causal" : "Bidirectional"; });
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                             return info.param ? "Causal" : "Bidirectional";
+                         });
 
 }  // namespace
 }  // namespace attnscope
