@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
             return 0;
         }
     }
+    registerCudaBackend();  // the registry knows only the CPU backend until the CUDA one registers
     std::unique_ptr<Backend> backend;
     try {
         backend = createBackend(backendName);
