@@ -11,6 +11,7 @@
 #include <cmath>
 #include <optional>
 
+#include "attnscope/analysis/dense-statistics-cache.h"
 #include "attnscope/backend.h"
 #include "attnscope/colormap.h"
 #include "attnscope/io/capture-reader.h"
@@ -62,7 +63,10 @@ struct ComputeSession::State {
     // The current head and its dense statistics.
     int layer = -1, head = -1;
     HeadTensors tensors;
-    HeadStatistics dense;
+    std::shared_ptr<const HeadStatistics> dense;
+    // Every head's dense statistics computed since the capture was opened, while they fit the
+    // cache's budget: switching back to a head costs no recomputation.
+    analysis::DenseStatisticsCache denseCache;
     // The current variant applied to the current head.
     uint64_t variantHash = 0;
     std::optional<VariantPlan> plan;
@@ -74,6 +78,20 @@ struct ComputeSession::State {
     OverviewRequest overview;
     int overviewNext = 0;
     std::shared_ptr<SessionJob> job;
+
+    // Makes (l, h) the current head: its tensors from the capture and its dense statistics (from
+    // the cache when they were computed before). A cancelled job leaves no current head.
+    void selectHead(int l, int h, JobControl* control = nullptr) {
+        if (layer == l && head == h) return;
+        tensors = reader->loadHead(l, h);
+        layer = head = -1;
+        dense = denseCache.get(l, h, tensors, *backend, control);
+        layer = l;
+        head = h;
+        variantHash = 0;
+        plan.reset();
+        evaluation.reset();
+    }
 };
 
 ComputeSession::ComputeSession(const std::string& backendName, QObject* parent)
@@ -152,21 +170,13 @@ void ComputeSession::CT_run() {
                     const auto start = std::chrono::steady_clock::now();
                     if (!s.reader) return;
                     // Ensure head and variant (the UI may have moved on; the tile is still cached).
-                    if (s.layer != tile.key.layer || s.head != tile.key.head) {
-                        s.tensors = s.reader->loadHead(tile.key.layer, tile.key.head);
-                        s.dense = s.backend->computeStatistics(s.tensors, {});
-                        s.layer = tile.key.layer;
-                        s.head = tile.key.head;
-                        s.variantHash = 0;
-                        s.plan.reset();
-                        s.evaluation.reset();
-                    }
+                    s.selectHead(tile.key.layer, tile.key.head);
                     const bool needsVariant = tile.key.quantity != TileQuantity::DenseWeight;
                     if (needsVariant && s.variantHash != tile.variant.hash()) {
                         const Variant* v = findVariant(tile.variant.id);
                         if (!v) return;
                         s.plan = v->plan(s.tensors, resolveParams(*v, tile.variant.params), *s.backend);
-                        s.evaluation = s.backend->evaluateVariant(s.tensors, s.dense, *s.plan);
+                        s.evaluation = s.backend->evaluateVariant(s.tensors, *s.dense, *s.plan);
                         s.variantHash = tile.variant.hash();
                     }
                     TileRequest request = tileRequest(tile.key.tile, s.tensors.seqLen);
@@ -174,7 +184,7 @@ void ComputeSession::CT_run() {
                     request.quantity = tile.key.quantity;
                     if (request.width <= 0 || request.height <= 0) return;
                     auto cached = std::make_shared<CachedTile>();
-                    cached->tile = s.backend->computeTile(s.tensors, s.dense, request, needsVariant ? &*s.plan : nullptr,
+                    cached->tile = s.backend->computeTile(s.tensors, *s.dense, request, needsVariant ? &*s.plan : nullptr,
                                                           needsVariant ? &*s.evaluation : nullptr);
                     for (float v : cached->tile.values)
                         if (std::isfinite(v)) cached->maxFinite = std::max(cached->maxFinite, std::abs(v));
@@ -260,6 +270,8 @@ void ComputeSession::UI_open(const QString& path) {
         State& s = *m_state;
         s.reader.reset();
         s.layer = s.head = -1;
+        s.dense.reset();
+        s.denseCache = analysis::DenseStatisticsCache{};
         s.hoverQuery = -1;
         s.reader.emplace(CaptureReader::open(path.toStdString()));
         auto summary = std::make_shared<CaptureSummary>();
@@ -279,14 +291,7 @@ void ComputeSession::UI_selectHead(int layer, int head) {
             std::lock_guard lock(m_mutex);
             s.job = job;
         }
-        s.tensors = s.reader->loadHead(layer, head);
-        s.layer = s.head = -1;
-        s.dense = s.backend->computeStatistics(s.tensors, {}, job.get());
-        s.layer = layer;
-        s.head = head;
-        s.variantHash = 0;
-        s.plan.reset();
-        s.evaluation.reset();
+        s.selectHead(layer, head, job.get());
         {
             std::lock_guard lock(m_mutex);
             s.job.reset();
@@ -297,18 +302,18 @@ void ComputeSession::UI_selectHead(int layer, int head) {
         snap->head = head;
         snap->seqLen = s.tensors.seqLen;
         snap->config = s.tensors.config;
-        PyramidBaseImage base = pyramidBaseImage(s.dense.blocks, s.tensors.config, s.tensors.seqLen);
+        PyramidBaseImage base = pyramidBaseImage(s.dense->blocks, s.tensors.config, s.tensors.seqLen);
         snap->baseCellsPerBlock = base.cellsPerBlock;
         snap->baseRows = base.rows;
         snap->baseCols = base.cols;
         snap->baseMean = std::move(base.mean);
         snap->baseMax = std::move(base.max);
-        snap->columnSums = s.dense.columnSums;
-        snap->rowEntropy = s.dense.rowEntropy;
+        snap->columnSums = s.dense->columnSums;
+        snap->rowEntropy = s.dense->rowEntropy;
         double entropy = 0.0;
-        for (double e : s.dense.rowEntropy) entropy += e;
-        snap->meanEntropy = s.dense.rowEntropy.empty() ? 0.0 : entropy / s.dense.rowEntropy.size();
-        snap->sinkMass = s.dense.columnSums.empty() ? 0.0 : s.dense.columnSums[0] / s.tensors.seqLen;
+        for (double e : s.dense->rowEntropy) entropy += e;
+        snap->meanEntropy = s.dense->rowEntropy.empty() ? 0.0 : entropy / s.dense->rowEntropy.size();
+        snap->sinkMass = s.dense->columnSums.empty() ? 0.0 : s.dense->columnSums[0] / s.tensors.seqLen;
         snap->millis = millisSince(start);
         toUi([this, snap] {
             emit headReady(snap);
@@ -325,7 +330,7 @@ void ComputeSession::UI_evaluateVariant(int layer, int head, const VariantSelect
         const Variant* v = findVariant(variant.id);
         if (!v) throw ParamError("unknown variant '" + variant.id + "'");
         s.plan = v->plan(s.tensors, resolveParams(*v, variant.params), *s.backend);
-        s.evaluation = s.backend->evaluateVariant(s.tensors, s.dense, *s.plan);
+        s.evaluation = s.backend->evaluateVariant(s.tensors, *s.dense, *s.plan);
         s.variantHash = variant.hash();
         auto result = std::make_shared<VariantResult>();
         result->layer = layer;
@@ -359,7 +364,7 @@ void ComputeSession::UI_hover(int layer, int head, int query, int key, const Var
             row.keyEnd = T;
             row.width = T;
             row.height = 1;
-            s.hoverRow = s.backend->computeTile(s.tensors, s.dense, row).values;
+            s.hoverRow = s.backend->computeTile(s.tensors, *s.dense, row).values;
             s.hoverLayer = layer;
             s.hoverHead = head;
             s.hoverQuery = query;
@@ -388,9 +393,9 @@ void ComputeSession::UI_hover(int layer, int head, int query, int key, const Var
             cell.keyEnd = key + 1;
             cell.width = cell.height = 1;
             cell.quantity = TileQuantity::KeptFraction;
-            const PooledTile kept = s.backend->computeTile(s.tensors, s.dense, cell, &*s.plan, &*s.evaluation);
+            const PooledTile kept = s.backend->computeTile(s.tensors, *s.dense, cell, &*s.plan, &*s.evaluation);
             cell.quantity = TileQuantity::VariantWeight;
-            const PooledTile weight = s.backend->computeTile(s.tensors, s.dense, cell, &*s.plan, &*s.evaluation);
+            const PooledTile weight = s.backend->computeTile(s.tensors, *s.dense, cell, &*s.plan, &*s.evaluation);
             result->hasVariant = true;
             result->kept = kept.values[0] > 0.5f;
             result->variantWeight = weight.values[0];
@@ -422,19 +427,13 @@ void ComputeSession::UI_exportImage(const ExportRequest& request) {
             std::lock_guard lock(m_mutex);
             s.job = job;
         }
-        if (s.layer != request.job.key.layer || s.head != request.job.key.head) {
-            s.tensors = s.reader->loadHead(request.job.key.layer, request.job.key.head);
-            s.dense = s.backend->computeStatistics(s.tensors, {}, job.get());
-            s.layer = request.job.key.layer;
-            s.head = request.job.key.head;
-            s.variantHash = 0;
-        }
+        s.selectHead(request.job.key.layer, request.job.key.head, job.get());
         const bool needsVariant = request.job.key.quantity != TileQuantity::DenseWeight;
         if (needsVariant && s.variantHash != request.job.variant.hash()) {
             const Variant* v = findVariant(request.job.variant.id);
             if (!v) throw ParamError("unknown variant");
             s.plan = v->plan(s.tensors, resolveParams(*v, request.job.variant.params), *s.backend);
-            s.evaluation = s.backend->evaluateVariant(s.tensors, s.dense, *s.plan, job.get());
+            s.evaluation = s.backend->evaluateVariant(s.tensors, *s.dense, *s.plan, job.get());
             s.variantHash = request.job.variant.hash();
         }
         TileRequest r;
@@ -446,7 +445,7 @@ void ComputeSession::UI_exportImage(const ExportRequest& request) {
         r.height = request.height;
         r.pooling = request.job.key.pooling;
         r.quantity = request.job.key.quantity;
-        const PooledTile tile = s.backend->computeTile(s.tensors, s.dense, r, needsVariant ? &*s.plan : nullptr,
+        const PooledTile tile = s.backend->computeTile(s.tensors, *s.dense, r, needsVariant ? &*s.plan : nullptr,
                                                        needsVariant ? &*s.evaluation : nullptr, job.get());
         const bool signedValues = r.quantity == TileQuantity::Difference;
         const ValueScale scale = fitValueScale(tile.values, request.logarithmic, signedValues, request.decades);
