@@ -80,17 +80,20 @@ struct ComputeSession::State {
     std::shared_ptr<SessionJob> job;
 
     // Makes (l, h) the current head: its tensors from the capture and its dense statistics (from
-    // the cache when they were computed before). A cancelled job leaves no current head.
-    void selectHead(int l, int h, JobControl* control = nullptr) {
-        if (layer == l && head == h) return;
+    // the cache when they were computed before). A cancelled job leaves no current head. Returns
+    // whether the statistics were there already.
+    bool selectHead(int l, int h, JobControl* control = nullptr) {
+        if (layer == l && head == h) return true;
         tensors = reader->loadHead(l, h);
         layer = head = -1;
+        const bool reused = denseCache.contains(l, h);
         dense = denseCache.get(l, h, tensors, *backend, control);
         layer = l;
         head = h;
         variantHash = 0;
         plan.reset();
         evaluation.reset();
+        return reused;
     }
 };
 
@@ -291,7 +294,7 @@ void ComputeSession::UI_selectHead(int layer, int head) {
             std::lock_guard lock(m_mutex);
             s.job = job;
         }
-        s.selectHead(layer, head, job.get());
+        const bool reused = s.selectHead(layer, head, job.get());
         {
             std::lock_guard lock(m_mutex);
             s.job.reset();
@@ -300,6 +303,7 @@ void ComputeSession::UI_selectHead(int layer, int head) {
         auto snap = std::make_shared<HeadSnapshot>();
         snap->layer = layer;
         snap->head = head;
+        snap->statisticsReused = reused;
         snap->seqLen = s.tensors.seqLen;
         snap->config = s.tensors.config;
         PyramidBaseImage base = pyramidBaseImage(s.dense->blocks, s.tensors.config, s.tensors.seqLen);

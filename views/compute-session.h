@@ -47,6 +47,7 @@ struct HeadSnapshot {
     double meanEntropy = 0.0;
     double sinkMass = 0.0;  // columnSums[0] / T
     double millis = 0.0;
+    bool statisticsReused = false;  // the dense statistics were computed before (the session's cache)
 };
 
 // The variant the map and the metrics refer to.

@@ -140,6 +140,18 @@ QString SelfTest::UI_screenshot(const QString& name) {
     return path;
 }
 
+// A click on the head's cell of the overview grid, as a user would.
+void SelfTest::UI_clickHead(int layer, int head) {
+    OverviewGridWidget* grid = m_window->overviewGrid();
+    const QPointF at = grid->cellRect(layer, head).center();
+    QMouseEvent press(QEvent::MouseButtonPress, at, grid->mapToGlobal(at), Qt::LeftButton, Qt::LeftButton,
+                      Qt::NoModifier);
+    QApplication::sendEvent(grid, &press);
+    QMouseEvent release(QEvent::MouseButtonRelease, at, grid->mapToGlobal(at), Qt::LeftButton, Qt::NoButton,
+                        Qt::NoModifier);
+    QApplication::sendEvent(grid, &release);
+}
+
 void SelfTest::UI_tick() {
     MapWindow* map = m_window->mapWindow();
     if (m_stepClock.elapsed() > kStepTimeoutMs) {
@@ -150,6 +162,8 @@ void SelfTest::UI_tick() {
         case 0: {  // the capture is open, head 0 computed and drawn
             if (!m_window->currentHead() || !map->complete()) return;
             m_report["initial_head_ms"] = static_cast<double>(m_stepClock.elapsed());
+            m_firstLayer = m_window->currentHead()->layer;
+            m_firstHead = m_window->currentHead()->head;
             UI_screenshot("01-opened.png");
             UI_next();
             return;
@@ -159,19 +173,14 @@ void SelfTest::UI_tick() {
             if (m_substep == 0) {
                 m_targetLayer = std::min(2, grid->layers() - 1);
                 m_targetHead = std::min(4, grid->heads() - 1);
-                const QPointF at = grid->cellRect(m_targetLayer, m_targetHead).center();
-                QMouseEvent press(QEvent::MouseButtonPress, at, grid->mapToGlobal(at), Qt::LeftButton, Qt::LeftButton,
-                                  Qt::NoModifier);
-                QApplication::sendEvent(grid, &press);
-                QMouseEvent release(QEvent::MouseButtonRelease, at, grid->mapToGlobal(at), Qt::LeftButton,
-                                    Qt::NoButton, Qt::NoModifier);
-                QApplication::sendEvent(grid, &release);
+                UI_clickHead(m_targetLayer, m_targetHead);
                 m_substep = 1;
                 return;
             }
             auto head = m_window->currentHead();
             if (!head || head->layer != m_targetLayer || head->head != m_targetHead || !map->complete()) return;
             m_report["head_switch_ms"] = static_cast<double>(m_stepClock.elapsed());
+            m_report["head_switch_reused_statistics"] = head->statisticsReused;
             m_report["head"] = QJsonObject{{"layer", head->layer}, {"head", head->head}, {"tokens", head->seqLen}};
             UI_next();
             return;
@@ -283,6 +292,19 @@ void SelfTest::UI_tick() {
             m_report["overview_csv"] = m_outDir + "/overview.csv";
             m_report["overview_ms"] = static_cast<double>(m_stepClock.elapsed());
             UI_screenshot("04-final.png");
+            UI_next();
+            return;
+        }
+        case 7: {  // back to the first head: its dense statistics come from the session's cache
+            if (m_substep == 0) {
+                UI_clickHead(m_firstLayer, m_firstHead);
+                m_substep = 1;
+                return;
+            }
+            auto head = m_window->currentHead();
+            if (!head || head->layer != m_firstLayer || head->head != m_firstHead || !map->complete()) return;
+            m_report["head_switch_back_ms"] = static_cast<double>(m_stepClock.elapsed());
+            m_report["head_switch_back_reused_statistics"] = head->statisticsReused;
             m_exitCode = 0;
             UI_finish();
             return;

@@ -29,6 +29,7 @@ private:
     void UI_next();
     void UI_fail(const QString& why);
     void UI_finish();
+    void UI_clickHead(int layer, int head);
     QString UI_screenshot(const QString& name);
     QJsonObject layoutJson() const;
 
@@ -42,6 +43,7 @@ private:
     int m_substep = 0;
     int m_exitCode = 1;
     int m_targetLayer = 0, m_targetHead = 0;
+    int m_firstLayer = 0, m_firstHead = 0;  // the head shown after opening
     QJsonObject m_report;
     // Frame-time measurement while panning/zooming.
     QElapsedTimer m_measureClock;

@@ -196,6 +196,11 @@ TEST_F(AppEndToEnd, ScriptRanToTheEnd) {
     EXPECT_EQ(s_report["head"]["layer"], 2);
     EXPECT_EQ(s_report["head"]["head"], 4);
     EXPECT_EQ(s_report["head"]["tokens"], 204);
+    // A head seen for the first time computes its statistics; the script ends by switching back
+    // to the first head, whose statistics come from the session's cache.
+    EXPECT_FALSE(s_report["head_switch_reused_statistics"].get<bool>());
+    EXPECT_TRUE(s_report["head_switch_back_reused_statistics"].get<bool>());
+    EXPECT_GT(s_report["head_switch_back_ms"].get<double>(), 0.0);
 }
 
 TEST_F(AppEndToEnd, ZoomedMapShowsViridisColorsAndTokenLabels) {
@@ -333,4 +338,6 @@ TEST_F(AppEndToEndLong, WholeMapAndZoomedCellsAreDrawn) {
     EXPECT_GE(zoomed["labels_drawn"].get<int>(), 10);
     EXPECT_GT(detailPixels(image, rectOf(zoomed["query_labels"])), 300);
     EXPECT_LT(s_report["ui_event_loop_gaps"]["max_ms"].get<double>(), 250.0);
+    EXPECT_FALSE(s_report["head_switch_reused_statistics"].get<bool>());
+    EXPECT_TRUE(s_report["head_switch_back_reused_statistics"].get<bool>());
 }
