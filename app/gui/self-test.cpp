@@ -152,6 +152,16 @@ void SelfTest::UI_clickHead(int layer, int head) {
     QApplication::sendEvent(grid, &release);
 }
 
+// The current head once it is (layer, head) and its map is complete (else null), with the
+// switch's time and whether its statistics were reused recorded under `key`.
+std::shared_ptr<const HeadSnapshot> SelfTest::UI_shownHead(int layer, int head, const QString& key) {
+    auto shown = m_window->currentHead();
+    if (!shown || shown->layer != layer || shown->head != head || !m_window->mapWindow()->complete()) return nullptr;
+    m_report[key + "_ms"] = static_cast<double>(m_stepClock.elapsed());
+    m_report[key + "_reused_statistics"] = shown->statisticsReused;
+    return shown;
+}
+
 void SelfTest::UI_tick() {
     MapWindow* map = m_window->mapWindow();
     if (m_stepClock.elapsed() > kStepTimeoutMs) {
@@ -177,10 +187,8 @@ void SelfTest::UI_tick() {
                 m_substep = 1;
                 return;
             }
-            auto head = m_window->currentHead();
-            if (!head || head->layer != m_targetLayer || head->head != m_targetHead || !map->complete()) return;
-            m_report["head_switch_ms"] = static_cast<double>(m_stepClock.elapsed());
-            m_report["head_switch_reused_statistics"] = head->statisticsReused;
+            auto head = UI_shownHead(m_targetLayer, m_targetHead, "head_switch");
+            if (!head) return;
             m_report["head"] = QJsonObject{{"layer", head->layer}, {"head", head->head}, {"tokens", head->seqLen}};
             UI_next();
             return;
@@ -301,10 +309,7 @@ void SelfTest::UI_tick() {
                 m_substep = 1;
                 return;
             }
-            auto head = m_window->currentHead();
-            if (!head || head->layer != m_firstLayer || head->head != m_firstHead || !map->complete()) return;
-            m_report["head_switch_back_ms"] = static_cast<double>(m_stepClock.elapsed());
-            m_report["head_switch_back_reused_statistics"] = head->statisticsReused;
+            if (!UI_shownHead(m_firstLayer, m_firstHead, "head_switch_back")) return;
             m_exitCode = 0;
             UI_finish();
             return;

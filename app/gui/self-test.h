@@ -1,8 +1,8 @@
 // Scripted end-to-end session for tests and demos (`attnscope --self-test DIR`): opens the capture,
 // clicks a head in the overview, zooms with wheel events until token labels show, switches to a
 // variant in split view, hovers a cell, measures frame times while panning and zooming, exports a
-// PNG and the overview CSV, and writes screenshots plus report.json (layout rectangles, timings)
-// to DIR. Driven by a timer on the UI thread: it waits for results and never blocks the event loop.
+// PNG and the overview CSV, switches back to the first head, and writes screenshots plus
+// report.json (layout rectangles, timings) to DIR. Driven by a timer on the UI thread: it waits for results and never blocks the event loop.
 #pragma once
 
 #include <QElapsedTimer>
@@ -11,7 +11,10 @@
 #include <QString>
 #include <QTimer>
 
+#include <memory>
 #include <vector>
+
+#include "compute-session.h"
 
 namespace attnscope::app {
 
@@ -30,6 +33,7 @@ private:
     void UI_fail(const QString& why);
     void UI_finish();
     void UI_clickHead(int layer, int head);
+    std::shared_ptr<const views::HeadSnapshot> UI_shownHead(int layer, int head, const QString& key);
     QString UI_screenshot(const QString& name);
     QJsonObject layoutJson() const;
 
