@@ -60,7 +60,7 @@ if has sanitize; then
         --gtest_filter='-*OutOfMemory*' \
         >"$OUT/sanitize-memcheck.log" 2>&1; echo "memcheck exit $?"; grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/sanitize-memcheck.log" | tail -8
     compute-sanitizer --tool racecheck --error-exitcode 9 ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 \
-        --gtest_filter='Cases/GpuStatistics.MatchesCpuReference/3:Cases/GpuLayerForward.EveryHeadMatchesReference/4:Cases/GpuLayerForward.EveryHeadMatchesReference/12:Cases/GpuLayerForward.EveryHeadMatchesReference/13:Cases/GpuLayerForward.EveryHeadMatchesReference/14:Cases/GpuTiles.DenseMatchesCpuReference/1:Cases/GpuTopK.ThresholdsMatchCpuReference/1:Cases/GpuVariants.EvaluationMatchesCpuReference/2' \
+        --gtest_filter='Cases/GpuStatistics.MatchesCpuReference/3:Cases/GpuLayerForward.EveryHeadMatchesReference/4:Cases/GpuLayerForward.EveryHeadMatchesReference/12:Cases/GpuLayerForward.EveryHeadMatchesReference/13:Cases/GpuLayerForward.EveryHeadMatchesReference/14:Cases/GpuLayerForward.EveryHeadMatchesReference/20:Cases/GpuLayerForward.EveryHeadMatchesReference/22:Cases/GpuTiles.DenseMatchesCpuReference/1:Cases/GpuTopK.ThresholdsMatchCpuReference/1:Cases/GpuVariants.EvaluationMatchesCpuReference/2' \
         >"$OUT/sanitize-racecheck.log" 2>&1; echo "racecheck exit $?"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|hazard" "$OUT/sanitize-racecheck.log" | tail -5
 fi
 if has bench; then

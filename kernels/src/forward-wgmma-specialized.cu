@@ -51,6 +51,8 @@ constexpr int kConsumerRegisters = 224;
 constexpr int kTurnBarrier = 1;
 // Named barrier of consumer c's 128 threads around its output staging: ids 3 and 4.
 constexpr int kStagingBarrier = 3;
+// Named barrier of both consumers' 256 threads around the merge of a split unit's rows.
+constexpr int kMergeBarrier = 5;
 // Output staging per consumer: all of O as 64-row x 32-column fp32 boxes (128 bytes a row, the
 // swizzle span).
 constexpr int kBoxBytes = kTile * 128;
@@ -62,11 +64,13 @@ constexpr int kStagingBytes = kStagedBoxes<D> * kBoxBytes;
 // What a stage holds, written by the producer before the stage's full barrier completes.
 struct StageTicket {
     int keyBlock;  // < 0: the stream has ended (no tiles in this stage)
-    int flags;     // bit c: consumer c uses the block; bit 2: the first block of a new item
+    int flags;     // bit c: consumer c uses the block; kFirstOfItem, kSplitUnit, kSecondHalf
     int queryBlock;  // the item's first query block (ItemBlockStream::firstQueryBlock)
     int headGroup;   // the item's head group (ItemBlockStream::y)
 };
-constexpr int kFirstOfItem = 4;
+constexpr int kFirstOfItem = 4;  // the first block of a new item
+constexpr int kSplitUnit = 8;    // a split unit's block (last-round-split.h): both consumers own its rows
+constexpr int kSecondHalf = 16;  // ... the rows of the item's second warpgroup
 
 // A finished item's row totals, handed from a consumer to its writer warp (one slot each: the
 // writer empties it long before the consumer's next item ends).
@@ -107,7 +111,7 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
     const ForwardItems items(h);
     const int nb = h.rowsPadded / kTile;
     ItemBlockStream stream;
-    stream.start(h, a, items, static_cast<int>(gridDim.x) < items.count());
+    stream.start(h, a, items, static_cast<int>(gridDim.x) < items.count(), true);
     int stage = 0, qSlot = 0;
     // Phases of the empty barriers this thread waits on; a fresh barrier passes a wait on parity 1.
     uint32_t emptyPhase = 1, qEmptyPhase = 1;
@@ -118,10 +122,10 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
         if (first) {
             mbarrierWait(&b.qEmpty[qSlot], qEmptyPhase);
             uint32_t bytes = 0;
-            for (int c = 0; c < kConsumers; ++c) bytes += stream.rows(h, c).qb < nb ? kTmaTileBytes<D> : 0u;
+            for (int c = 0; c < kConsumers; ++c) bytes += stream.unitRows(h, c).qb < nb ? kTmaTileBytes<D> : 0u;
             mbarrierArriveExpectTx(&b.qFull[qSlot], bytes);
-            for (int c = 0; c < kConsumers; ++c) {
-                const WarpgroupRows r = stream.rows(h, c);
+            for (int c = 0; c < kConsumers; ++c) {  // a split unit's one tile goes to both consumers
+                const WarpgroupRows r = stream.unitRows(h, c);
                 if (r.qb < nb)
                     tmaLoadTile<D>(sQ + (qSlot * kConsumers + c) * kTileBytes, mapQ, r.head * h.rowsPadded + r.qb * kTile,
                                    &b.qFull[qSlot]);
@@ -132,7 +136,9 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
             }
         }
         mbarrierWait(&b.kvEmpty[stage], emptyPhase);
-        b.tickets[stage] = StageTicket{kb, static_cast<int>(halves) | (first ? kFirstOfItem : 0),
+        const int half = stream.place.half;
+        const int unit = half == ItemPlace::kWhole ? 0 : kSplitUnit | (half == 1 ? kSecondHalf : 0);
+        b.tickets[stage] = StageTicket{kb, static_cast<int>(halves) | (first ? kFirstOfItem : 0) | unit,
                                        stream.firstQueryBlock(h), stream.y};
         mbarrierArriveExpectTx(&b.kvFull[stage], 2 * kTmaTileBytes<D>);
         const int row = static_cast<int>(stream.kvRows) + kb * kTile;
@@ -174,6 +180,68 @@ __device__ __forceinline__ void writeRowStatistics(const HeadView& h, const Forw
     }
 }
 
+// The end of a split unit (last-round-split.h): both consumers hold partial rows of the same 64
+// rows over their turns of its key blocks (O unnormalized; m, l, u per-thread partials, as
+// restartRows returns them). Each stages the half of O the other writes and its m, l, u in its
+// own staging buffer (free: waited for before the merge barrier); after the exchange each merges
+// and writes its own column half kHalf, and consumer 0 writes the rows' statistics.
+template <int D, int kHalf>
+__device__ __forceinline__ void mergeSplitRows(const HeadView& h, const ForwardArgs& a, OnlineSoftmax<D>& st,
+                                               const RowTotals& mine, const WarpgroupRows& r, float* own,
+                                               const float* other) {
+    constexpr int kFragments = D / 16;  // 8-column fragments per half
+    constexpr int kOtherHalf = 1 - kHalf;
+    const int t = threadIdx.x & (kWarpgroupThreads - 1);
+    // [fragment][thread] float4s, then [m, l, u][thread] float2s: consecutive threads, consecutive 16 bytes.
+    float4* ownO = reinterpret_cast<float4*>(own);
+    float2* ownTotals = reinterpret_cast<float2*>(own + 4 * kFragments * kWarpgroupThreads);
+#pragma unroll
+    for (int j = 0; j < kFragments; ++j) {
+        const float(&f)[4] = st.o[kOtherHalf * kFragments + j];
+        ownO[j * kWarpgroupThreads + t] = make_float4(f[0], f[1], f[2], f[3]);
+    }
+    ownTotals[t] = make_float2(mine.m[0], mine.m[1]);
+    ownTotals[kWarpgroupThreads + t] = make_float2(mine.l[0], mine.l[1]);
+    ownTotals[2 * kWarpgroupThreads + t] = make_float2(mine.u[0], mine.u[1]);
+    namedBarrierSync(kMergeBarrier, kConsumerThreads);
+
+    const float4* otherO = reinterpret_cast<const float4*>(other);
+    const float2* otherTotals = reinterpret_cast<const float2*>(other + 4 * kFragments * kWarpgroupThreads);
+    const float2 om = otherTotals[t], ol = otherTotals[kWarpgroupThreads + t], ou = otherTotals[2 * kWarpgroupThreads + t];
+    const float theirM[2] = {om.x, om.y}, theirL[2] = {ol.x, ol.y}, theirU[2] = {ou.x, ou.y};
+    RowTotals merged;
+    float ownScale[2], otherScale[2];
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+        const float m = fmaxf(mine.m[rr], theirM[rr]);
+        const float shift = m == -INFINITY ? 0.0f : m;  // neither part saw a key: both scales 0
+        ownScale[rr] = fastExp2((mine.m[rr] - shift) * kLog2e);
+        otherScale[rr] = fastExp2((theirM[rr] - shift) * kLog2e);
+        merged.m[rr] = m;
+        merged.l[rr] = ownScale[rr] * mine.l[rr] + otherScale[rr] * theirL[rr];
+        // u = sum p (logit - m): each part's own sum moved to the common max (none without keys).
+        const float ownU = mine.u[rr] + (mine.l[rr] > 0.0f ? mine.l[rr] * (mine.m[rr] - shift) : 0.0f);
+        const float otherU = theirU[rr] + (theirL[rr] > 0.0f ? theirL[rr] * (theirM[rr] - shift) : 0.0f);
+        merged.u[rr] = ownScale[rr] * ownU + otherScale[rr] * otherU;
+    }
+#pragma unroll
+    for (int j = 0; j < kFragments; ++j) {
+        float(&f)[4] = st.o[kHalf * kFragments + j];
+        const float4 g = otherO[j * kWarpgroupThreads + t];
+        f[0] = ownScale[0] * f[0] + otherScale[0] * g.x;
+        f[1] = ownScale[0] * f[1] + otherScale[0] * g.y;
+        f[2] = ownScale[1] * f[2] + otherScale[1] * g.z;
+        f[3] = ownScale[1] * f[3] + otherScale[1] * g.w;
+    }
+    merged.finish();
+    const size_t headRows = static_cast<size_t>(r.head) * h.rowsPadded;
+    const int rowBase = r.qb * kTile + ((threadIdx.x >> 5) & 3) * 16;
+    st.template writeOutputRows<kHalf * kFragments, (kHalf + 1) * kFragments>(merged.l, a.out + headRows * D, rowBase,
+                                                                               h.seqLen);
+    if constexpr (kHalf == 0)
+        merged.write(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
+}
+
 // A consumer: the pipeline of forward-wgmma.cu's loop over the stages the producer fills.
 template <typename T, int D, bool kSplit, bool kRawScores>
 __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a, int consumer,
@@ -193,12 +261,14 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
 #pragma unroll
         for (int c = 0; c < 4; ++c) s[n][c] = 0.0f;
 
-    // O += P V of the stage read last (before the first block P is zero and the stage is the
-    // current one, which has landed), issued with the next block's scores as in forward-wgmma.cu.
+    // O += P V of the stage read last, issued with the next block's scores as in forward-wgmma.cu.
+    // With none pending (before the first block, after a skipped stage of a split unit) P is zero
+    // and the V is the current stage's, which has landed: the product is issued all the same,
+    // since a conditional issue makes ptxas serialize every wgmma of the kernel.
     int pendingStage = 0;
-    bool pendingHeld = false;  // whether pendingStage is still to be released
-    auto issueOutput = [&]() {
-        const unsigned char* tileV = sV + pendingStage * kTileBytes;
+    bool pendingHeld = false;  // whether pendingStage holds a P V still to issue and a stage to release
+    auto issueOutput = [&](int vStage) {
+        const unsigned char* tileV = sV + vStage * kTileBytes;
 #pragma unroll
         for (int cb = 0; cb < D / 64; ++cb) {
             float(&o)[8][4] = *reinterpret_cast<float(*)[8][4]>(&st.o[8 * cb][0]);
@@ -274,6 +344,27 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
     bool rowsToWrite = false;  // heldRows are finished (totals in `finished`), O not yet written
     RowTotals finished{};
     WarpgroupRows nextRows{0, 0};  // the rows O starts on once heldRows are written
+    bool splitRows = false;        // the current rows are a split unit's, shared with the other consumer
+    // New rows start at their item's first stage, once O holds all of the old rows' products.
+    auto startRows = [&](const RowTotals& done) {
+        if (haveRows) {
+            // Rows of the previous item: written at the next stage, not here.
+            finished = done;
+            nextRows = rows;
+            rowsToWrite = true;
+        } else {
+            st.clearOutput();
+            heldRows = rows;
+        }
+        haveRows = true;
+    };
+    // The deferred rows go out (see the top of the file); O then starts the new rows.
+    auto writeHeldRows = [&]() {
+        stageRows(heldRows, finished);
+        st.clearOutput();
+        heldRows = nextRows;
+        rowsToWrite = false;
+    };
     int stage = 0, qSlot = kQSlots - 1;
     uint32_t fullPhase = 0, qFullPhase = 1;  // qFullPhase flips as qSlot wraps to 0 (first item: 0)
     if (consumer == 1) namedBarrierArrive(kTurnBarrier, kConsumerThreads);  // consumer 0 goes first
@@ -286,11 +377,15 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         if (kb < 0) break;
         const int flags = __shfl_sync(0xffffffffu, ticket.flags, 0);
         const bool first = (flags & kFirstOfItem) != 0;
+        const bool split = (flags & kSplitUnit) != 0;
+        const bool uses = (flags >> consumer) & 1;
         const int oldSlot = qSlot;
         if (first) {
             const int qb = __shfl_sync(0xffffffffu, ticket.queryBlock, 0);
             const int group = __shfl_sync(0xffffffffu, ticket.headGroup, 0);
-            rows = headPairs ? WarpgroupRows{qb, 2 * group + consumer} : WarpgroupRows{qb + consumer, group};
+            const int wg = split ? ((flags & kSecondHalf) != 0 ? 1 : 0) : consumer;
+            rows = headPairs ? WarpgroupRows{qb, 2 * group + wg} : WarpgroupRows{qb + wg, group};
+            splitRows = split;
             if (++qSlot == kQSlots) {
                 qSlot = 0;
                 qFullPhase ^= 1u;
@@ -299,7 +394,8 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         }
 
         // The staging buffer's last bulk stores (an item ago) have read it by now; the turn
-        // barrier below tells the other threads of this consumer.
+        // barrier below tells the other threads of this consumer (in split units, which take no
+        // turns, the consumer's staging barrier).
         // So has the writer warp read the statistics slot.
         // Every thread waits for the slot itself (not through the leader and the turn barrier):
         // the hand-over is then one mbarrier per thread, which compute-sanitizer's racecheck follows.
@@ -307,87 +403,98 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             if (leader) bulkWaitRead();
             mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
             statsEmptyPhase ^= 1u;
+            // Split units take no turns: the consumer's own barrier passes the leader's wait on.
+            if (split) namedBarrierSync(kStagingBarrier + consumer, kWarpgroupThreads);
         }
-        namedBarrierSync(ownTurn, kConsumerThreads);
-        wgmmaFence();  // P and O were written by this thread since the last wgmma
-        wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
-        wgmmaCommit();
-        if (rowsToWrite) {
-            // Waits for nothing (only these scores are in flight), but without it ptxas guards the
-            // branch with its own wait and serializes every wgmma of the kernel (C7518).
-            wgmmaWait<1>();
-            // The finished item's rows go out while these scores run on the tensor cores; O then
-            // starts the new item (its first block's P V comes next).
-            stageRows(heldRows, finished);
-            st.clearOutput();
-            heldRows = nextRows;
-            rowsToWrite = false;
-        }
-        wgmmaFence();  // O was written above
-        issueOutput();
-        namedBarrierArrive(otherTurn, kConsumerThreads);
-        // The previous item's query tile: its last scores were waited for in the last iteration.
-        if (first && haveRows) mbarrierArrive(&b.qEmpty[oldSlot]);
+        const int outputStage = pendingHeld ? pendingStage : stage;
 
-        wgmmaWait<1>();  // the scores; the previous block's O += P V may still run
-        fenceAccumulators(s);
-        const bool uses = (flags >> consumer) & 1;
-        if (!uses) {
+        if (split && !uses) {
+            // The other consumer's block of a split unit: no scores and no turn (split units take
+            // none), and the stage goes back at once. This consumer's pending P V is issued now,
+            // so that its own stage goes back too: with each stage used by one consumer only, the
+            // 3-stage ring would otherwise hold the producer's next load back.
+            if (rowsToWrite) writeHeldRows();
+            wgmmaFence();
+            issueOutput(outputStage);
+            if (first && haveRows) mbarrierArrive(&b.qEmpty[oldSlot]);
+            wgmmaWait<0>();
+            fenceAccumulators(st.o);
+            if (pendingHeld) mbarrierArrive(&b.kvEmpty[pendingStage]);
+            mbarrierArrive(&b.kvEmpty[stage]);
+            if (first) startRows(st.restartRows());
 #pragma unroll
-            for (int n = 0; n < 8; ++n)
+            for (int kk = 0; kk < 4; ++kk)
 #pragma unroll
-                for (int c = 0; c < 4; ++c) s[n][c] = -INFINITY;
-        }
-        RowTotals done{};
-        if (first) done = st.restartRows();
-        float alpha[2];
-        if constexpr (!kRawScores) {
-            if (uses) finishLogits(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, rows.qb, kb));
-            st.template scaleScores<true>(s, alpha);
+                for (int j = 0; j < 4; ++j) {
+                    pHi[kk][j] = 0u;
+                    if constexpr (kSplit) pLo[kk][j] = 0u;
+                }
+            pendingHeld = false;
         } else {
-            if (uses && !blockFullyVisible(h, rows.qb, kb)) maskInvisible(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile);
-            st.template scaleRawScores<true>(s, h.scale, alpha);
-        }
-        wgmmaWait<0>();
-        fenceAccumulators(st.o);
-        // The previous stage's V has been read (its K long before): the producer may refill it.
-        if (pendingHeld) mbarrierArrive(&b.kvEmpty[pendingStage]);
-        if (first) {
-            // Rows of the previous item: written at the next block's issue (above), not here.
-            if (haveRows) {
-                finished = done;
-                nextRows = rows;
-                rowsToWrite = true;
+            if (!split) namedBarrierSync(ownTurn, kConsumerThreads);
+            wgmmaFence();  // P and O were written by this thread since the last wgmma
+            wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
+            wgmmaCommit();
+            if (rowsToWrite) {
+                // Waits for nothing (only these scores are in flight), but without it ptxas guards the
+                // branch with its own wait and serializes every wgmma of the kernel (C7518).
+                wgmmaWait<1>();
+                // The finished item's rows go out while these scores run on the tensor cores.
+                writeHeldRows();
+            }
+            wgmmaFence();  // O was written above
+            issueOutput(outputStage);
+            if (!split) namedBarrierArrive(otherTurn, kConsumerThreads);
+            // The previous item's query tile: its last scores were waited for in the last iteration.
+            if (first && haveRows) mbarrierArrive(&b.qEmpty[oldSlot]);
+
+            wgmmaWait<1>();  // the scores; the previous block's O += P V may still run
+            fenceAccumulators(s);
+            if (!uses) {
+#pragma unroll
+                for (int n = 0; n < 8; ++n)
+#pragma unroll
+                    for (int c = 0; c < 4; ++c) s[n][c] = -INFINITY;
+            }
+            RowTotals done{};
+            if (first) done = st.restartRows();
+            float alpha[2];
+            if constexpr (!kRawScores) {
+                if (uses) finishLogits(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, rows.qb, kb));
+                st.template scaleScores<true>(s, alpha);
             } else {
-                st.clearOutput();
-                heldRows = rows;
+                if (uses && !blockFullyVisible(h, rows.qb, kb)) maskInvisible(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile);
+                st.template scaleRawScores<true>(s, h.scale, alpha);
             }
-            haveRows = true;
-        } else {
-            st.rescaleOutput(alpha);
-        }
+            wgmmaWait<0>();
+            fenceAccumulators(st.o);
+            // The previous stage's V has been read (its K long before): the producer may refill it.
+            if (pendingHeld) mbarrierArrive(&b.kvEmpty[pendingStage]);
+            if (first) startRows(done);
+            else st.rescaleOutput(alpha);
 
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) {
-            float r[8];
-            pHi[kk][0] = packPair<T>(s[2 * kk][0], s[2 * kk][1], r[0], r[1]);
-            pHi[kk][1] = packPair<T>(s[2 * kk][2], s[2 * kk][3], r[2], r[3]);
-            pHi[kk][2] = packPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], r[4], r[5]);
-            pHi[kk][3] = packPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], r[6], r[7]);
-            if constexpr (kSplit) {
-                float unused[2];
+            for (int kk = 0; kk < 4; ++kk) {
+                float r[8];
+                pHi[kk][0] = packPair<T>(s[2 * kk][0], s[2 * kk][1], r[0], r[1]);
+                pHi[kk][1] = packPair<T>(s[2 * kk][2], s[2 * kk][3], r[2], r[3]);
+                pHi[kk][2] = packPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], r[4], r[5]);
+                pHi[kk][3] = packPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], r[6], r[7]);
+                if constexpr (kSplit) {
+                    float unused[2];
 #pragma unroll
-                for (int j = 0; j < 4; ++j) pLo[kk][j] = packPair<T>(r[2 * j], r[2 * j + 1], unused[0], unused[1]);
+                    for (int j = 0; j < 4; ++j) pLo[kk][j] = packPair<T>(r[2 * j], r[2 * j + 1], unused[0], unused[1]);
+                }
             }
+            pendingStage = stage;
+            pendingHeld = true;
         }
-        pendingStage = stage;
-        pendingHeld = true;
         if (++stage == kStages) {
             stage = 0;
             fullPhase ^= 1u;
         }
     }
-    // Consumer 1's last turn signal has no matching wait in the loop.
+    // Consumer 1's last turn signal has no matching wait in the loop (split units take no turns).
     if (consumer == 0) namedBarrierSync(ownTurn, kConsumerThreads);
     if (haveRows) {
         if (rowsToWrite) {
@@ -395,12 +502,24 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             st.clearOutput();
             heldRows = nextRows;
         }
-        wgmmaFence();
-        issueOutput();
-        wgmmaWait<0>();
-        fenceAccumulators(st.o);
+        if (pendingHeld) {
+            wgmmaFence();
+            issueOutput(pendingStage);
+            wgmmaWait<0>();
+            fenceAccumulators(st.o);
+        }
         RowTotals last = st.restartRows();
-        writeRows(heldRows, last);
+        if (splitRows) {
+            // The staging buffer's last bulk stores must have read it before the exchange writes it.
+            if (leader) bulkWaitRead();
+            namedBarrierSync(kMergeBarrier, kConsumerThreads);
+            float* own = reinterpret_cast<float*>(sO + consumer * kStagingBytes<D>);
+            const float* other = reinterpret_cast<const float*>(sO + (consumer ^ 1) * kStagingBytes<D>);
+            if (consumer == 0) mergeSplitRows<D, 0>(h, a, st, last, heldRows, own, other);
+            else mergeSplitRows<D, 1>(h, a, st, last, heldRows, own, other);
+        } else {
+            writeRows(heldRows, last);
+        }
     }
     mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
     if (leader) statsSlot.queryBlock = -1;  // the writer warp stops

@@ -4,7 +4,9 @@
 // counts leave the last CTA one block). Each head is checked against the CPU reference (dense) or
 // against a double-precision softmax over the listed key blocks (block-sparse). Cases with a capped
 // grid (ATTNSCOPE_CUDA_FORWARD_CTAS) make each CTA run through several items, as block-sparse
-// launches of real lengths do, including items whose lists are empty. Every case runs on both Hopper
+// launches of real lengths do, including items whose lists are empty; where the last round is
+// partial, the warp-specialized kernel splits its items into one-warpgroup units (the capped
+// cases with empty lists split units without any block). Every case runs on both Hopper
 // forward kernels (ATTNSCOPE_CUDA_FORWARD: the warp-specialized one and the synchronous one); on
 // other GPUs both names give the mma.sync forward.
 #include <cmath>
@@ -195,7 +197,12 @@ INSTANTIATE_TEST_SUITE_P(Cases, GpuLayerForward,
                                            LayerCase{8, 2, 448, 128, true, 2, 3, true},   // head pairs, block-sparse
                                            LayerCase{3, 3, 320, 128, true, 2, 2, true},   // block pairs, odd block count
                                            LayerCase{4, 2, 320, 64, true, 0, 3},          // head pairs, dense
-                                           LayerCase{3, 3, 192, 128, false, 0, 2}),      // block pairs, dense, bidirectional
+                                           LayerCase{3, 3, 192, 128, false, 0, 2},       // block pairs, dense, bidirectional
+                                           // A partial last round, split (last-round-split.h): the two
+                                           // consumers take turns over one warpgroup's 7 key blocks
+                                           // and merge their rows.
+                                           LayerCase{4, 2, 448, 128, false, 0, 3},       // head pairs: 14 items, 1 split
+                                           LayerCase{3, 3, 448, 64, false, 0, 5}),       // block pairs: 12 items, 2 split
                                             ::testing::Values(std::string("specialized"), std::string("synchronous"))));
 
 }  // namespace
