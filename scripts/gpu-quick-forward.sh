@@ -19,9 +19,9 @@ status=0
 timeout 300 ./build-quick/tests/kernels/test_kernels --gtest_brief=1 --gtest_filter='*GpuLayerForward*' 2>&1 |
     tee "$OUT/quick-test.log" | tail -30
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# Specialized-kernel cases with several items per CTA (12, 14) and a split last round (20, 22).
+# The warp-specialized kernel's cases with several items per CTA, without and with the last round split.
 timeout 170 compute-sanitizer --tool racecheck --error-exitcode 9 ./build-quick/tests/kernels/test_kernels --gtest_brief=1 \
-    --gtest_filter='Cases/GpuLayerForward.EveryHeadMatchesReference/12:Cases/GpuLayerForward.EveryHeadMatchesReference/14:Cases/GpuLayerForward.EveryHeadMatchesReference/20:Cases/GpuLayerForward.EveryHeadMatchesReference/22' \
+    --gtest_filter='*GpuLayerForward*/specialized*_c*' \
     >"$OUT/quick-racecheck.log" 2>&1
 rc=$?; echo "racecheck exit $rc"; [ "$rc" -eq 0 ] || status=1
 grep -E "RACECHECK SUMMARY|hazard|PASSED|FAILED" "$OUT/quick-racecheck.log" | tail -6

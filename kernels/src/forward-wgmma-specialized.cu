@@ -24,6 +24,10 @@
 // u, and their stores) are not on the consumer's chain either: it leaves m, l and u in a slot of
 // shared memory for a writer warp of its own (warps 1 and 2 of the producer's warpgroup, idle
 // otherwise), which finishes and stores them while the consumer computes the next item.
+// With ATTNSCOPE_CUDA_FORWARD=specialized-split (opt-in until measured on a GPU), a persistent
+// launch's last, partial round is split (last-round-split.h): a CTA may end with one warpgroup's
+// rows of an item, which both consumers own. They take its key blocks in turns, each skipping the
+// other's stages (no scores, no turn), and merge their partial rows at the end (mergeSplitRows).
 // Head dims that are multiples of 64, 16-bit inputs; launchForwardWgmmaSpecialized says when it
 // declines (then forward-wgmma.cu runs).
 #include <algorithm>
@@ -103,7 +107,7 @@ constexpr size_t specializedSmemBytes() {
 template <int D>
 __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a, const CUtensorMap* mapQ,
                                         const CUtensorMap* mapK, const CUtensorMap* mapV, unsigned char* sQ,
-                                        unsigned char* sK, unsigned char* sV, Barriers& b) {
+                                        unsigned char* sK, unsigned char* sV, Barriers& b, bool splitLastRound) {
     constexpr int kTileBytes = kSwizzledTileBytes<D>;
     prefetchTensorMap(mapQ);
     prefetchTensorMap(mapK);
@@ -111,7 +115,7 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
     const ForwardItems items(h);
     const int nb = h.rowsPadded / kTile;
     ItemBlockStream stream;
-    stream.start(h, a, items, static_cast<int>(gridDim.x) < items.count(), true);
+    stream.start(h, a, items, static_cast<int>(gridDim.x) < items.count(), splitLastRound);
     int stage = 0, qSlot = 0;
     // Phases of the empty barriers this thread waits on; a fresh barrier passes a wait on parity 1.
     uint32_t emptyPhase = 1, qEmptyPhase = 1;
@@ -531,7 +535,7 @@ template <typename T, int D, bool kSplit, bool kRawScores>
 __global__ void __launch_bounds__(kCtaThreads, 1)
     forward_specialized_kernel(const __grid_constant__ CUtensorMap mapQ, const __grid_constant__ CUtensorMap mapK,
                                const __grid_constant__ CUtensorMap mapV, const __grid_constant__ CUtensorMap mapO,
-                               HeadView h, ForwardArgs a) {
+                               HeadView h, ForwardArgs a, bool splitLastRound) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     static_assert(D % 64 == 0, "the specialized forward takes head dims that are multiples of 64");
     extern __shared__ __align__(16) unsigned char smemRaw[];
@@ -565,7 +569,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
     if (wg == 0) {
         releaseRegisters<kProducerRegisters>();
         const int warp = tid / 32;
-        if (tid == 0) produce<D>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b);
+        if (tid == 0) produce<D>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b, splitLastRound);
         else if (warp >= 1 && warp <= kConsumers)
             writeRowStatistics(h, a, b.stats[warp - 1], &b.statsFull[warp - 1], &b.statsEmpty[warp - 1]);
     } else {
@@ -588,6 +592,7 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
     const char* cap = std::getenv("ATTNSCOPE_CUDA_FORWARD_CTAS");
     const int ctas = cap ? std::max(1, std::atoi(cap)) : a.blockOffsets ? multiprocessorCount() : items;
     const int grid = std::min(items, ctas);
+    const bool split = splitForwardLastRound();
     CUtensorMap mapQ, mapK, mapV, mapO{};
     if (!encodeTileTensorMap(mapQ, h.q, qRows, D, bf16) || !encodeTileTensorMap(mapK, h.k, kvRows, D, bf16) ||
         !encodeTileTensorMap(mapV, h.v, kvRows, D, bf16))
@@ -604,7 +609,7 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
                     auto launch = [&]<bool kSplit, bool kRawScores>() {
                         allowSharedMemory(forward_specialized_kernel<T, kD, kSplit, kRawScores>, bytes);
                         forward_specialized_kernel<T, kD, kSplit, kRawScores>
-                            <<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, mapO, h, a);
+                            <<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, mapO, h, a, split);
                     };
                     // Raw dot products (scale folded into the exponent) need a positive scale and no softcap.
                     const bool raw = !(h.softcap > 0.0f) && h.scale > 0.0f;

@@ -5,10 +5,11 @@
 // against a double-precision softmax over the listed key blocks (block-sparse). Cases with a capped
 // grid (ATTNSCOPE_CUDA_FORWARD_CTAS) make each CTA run through several items, as block-sparse
 // launches of real lengths do, including items whose lists are empty; where the last round is
-// partial, the warp-specialized kernel splits its items into one-warpgroup units (the capped
-// cases with empty lists split units without any block). Every case runs on both Hopper
-// forward kernels (ATTNSCOPE_CUDA_FORWARD: the warp-specialized one and the synchronous one); on
-// other GPUs both names give the mma.sync forward.
+// partial, the warp-specialized kernel can split its items into one-warpgroup units (the capped
+// cases with empty lists split units without any block). Every case runs on both Hopper forward
+// kernels (ATTNSCOPE_CUDA_FORWARD: the warp-specialized one, also with its last round split, and
+// the synchronous one); on other GPUs every name gives the mma.sync forward.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -107,6 +108,20 @@ RowReference sparseReference(const HeadTensors& h, const BlockLists& l) {
     return r;
 }
 
+// The test's name, for filters that outlive a new case (compute-sanitizer in scripts/gpu-run.sh):
+// kernel_qHeads x kvHeads_T_d_causal|bidir[_wW][_cC][_empty], e.g. specialized_split_8x2_T448_d128_causal_w2_c3_empty.
+std::string layerCaseName(const ::testing::TestParamInfo<std::tuple<LayerCase, std::string>>& info) {
+    const LayerCase& c = std::get<0>(info.param);
+    std::string kernel = std::get<1>(info.param);
+    std::replace(kernel.begin(), kernel.end(), '-', '_');
+    std::string name = kernel + "_" + std::to_string(c.qHeads) + "x" + std::to_string(c.kvHeads) + "_T" +
+                       std::to_string(c.seqLen) + "_d" + std::to_string(c.headDim) + (c.causal ? "_causal" : "_bidir");
+    if (c.windowBlocks > 0) name += "_w" + std::to_string(c.windowBlocks);
+    if (c.ctas > 0) name += "_c" + std::to_string(c.ctas);
+    if (c.emptyLists) name += "_empty";
+    return name;
+}
+
 class GpuLayerForward : public ::testing::TestWithParam<std::tuple<LayerCase, std::string>> {};
 
 TEST_P(GpuLayerForward, EveryHeadMatchesReference) {
@@ -203,7 +218,9 @@ INSTANTIATE_TEST_SUITE_P(Cases, GpuLayerForward,
                                            // and merge their rows.
                                            LayerCase{4, 2, 448, 128, false, 0, 3},       // head pairs: 14 items, 1 split
                                            LayerCase{3, 3, 448, 64, false, 0, 5}),       // block pairs: 12 items, 2 split
-                                            ::testing::Values(std::string("specialized"), std::string("synchronous"))));
+                                            ::testing::Values(std::string("specialized"), std::string("specialized-split"),
+                                                              std::string("synchronous"))),
+                         layerCaseName);
 
 }  // namespace
 }  // namespace attnscope::test
