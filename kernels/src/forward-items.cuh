@@ -37,10 +37,12 @@ struct ForwardItems {
 // that the K/V pipeline runs on across items. Persistent launches take the items heads first (item
 // i is place i / groups of head group i % groups): every group's longest rows first and the
 // shortest last, which balances CTAs whose items differ in length (dense lists: 2.98 -> 2.03 ms
-// at 8K). Their last, partial round is split (last-round-split.h): a CTA may end with one
-// warpgroup's rows of an item, whose key blocks then go to the two consumers in turns. An item
+// at 8K). With kSplitLastRound their last, partial round is split (last-round-split.h): a CTA may
+// end with one warpgroup's rows of an item, whose key blocks then go to the two consumers in turns,
+// and the stream is the plain round-robin one without it. An item
 // whose union of lists is empty yields one block used by neither warpgroup, so that its rows are
 // still written (O = 0, LSE = -inf).
+template <bool kSplitLastRound = false>
 struct ItemBlockStream {
     ItemPlace place;  // the current item (persistent numbering for persistent launches) and its rows
     int x, y;  // ... as its place in its head group and the head group
@@ -51,17 +53,15 @@ struct ItemBlockStream {
     float invGroup;  // 1 / query heads per K/V head
     size_t kvRows;       // first row of the item's K/V head
     ListOffsets ahead;   // the list offsets of the CTA's next item (block-sparse), loaded at this one's open
-    LastRoundSplit split;  // the launch's last round (whole items unless the kernel splits it)
+    LastRoundSplit split;  // the launch's last round (kSplitLastRound only)
     PairBlocks blocks;
 
-    // splitLastRound: the kernel computes split units (forward-wgmma-specialized.cu does,
-    // forward-wgmma.cu does not).
     __device__ __forceinline__ void start(const HeadView& h, const ForwardArgs& a, const ForwardItems& items,
-                                          bool persistent, bool splitLastRound) {
+                                          bool persistent) {
         headPairs = forwardPairsHeads(h);
         invGroup = 1.0f / static_cast<float>(h.qHeads / h.kvHeads);
         place = LastRoundSplit::first(static_cast<int>(blockIdx.x));
-        split = LastRoundSplit(items.count(), static_cast<int>(gridDim.x), persistent && splitLastRound);
+        if constexpr (kSplitLastRound) split = LastRoundSplit(items.count(), static_cast<int>(gridDim.x), persistent);
         if (persistent) {
             x = place.item / items.groups;
             y = place.item - x * items.groups;
@@ -90,6 +90,7 @@ struct ItemBlockStream {
 
     // The rows consumer c computes: its warpgroup's, or in a split unit the unit's for both.
     __device__ __forceinline__ WarpgroupRows unitRows(const HeadView& h, int c) const {
+        if constexpr (!kSplitLastRound) return rows(h, c);
         return rows(h, place.half == ItemPlace::kWhole ? c : place.half);
     }
 
@@ -102,10 +103,17 @@ struct ItemBlockStream {
         return listOffsets(a, qb, hasSecond(h, qb));
     }
 
-    // (x, y) of place p of this CTA (persistent launches): gridDim.x items on from the current
-    // one without a division, the last round's unit with one.
+    // The CTA's place after p (persistent launches); false when p is its last.
+    __device__ __forceinline__ bool nextPlace(ItemPlace& p, const ForwardItems& items) const {
+        if constexpr (kSplitLastRound) return split.next(p, static_cast<int>(blockIdx.x), static_cast<int>(gridDim.x));
+        p.item += static_cast<int>(gridDim.x);
+        return p.item < items.count();
+    }
+
+    // (x, y) of the CTA's place p (persistent launches): gridDim.x items on from the current one
+    // without a division, the last round's unit with one.
     __device__ __forceinline__ void coordinates(const ItemPlace& p, const ForwardItems& items, int& px, int& py) const {
-        if (p.item == place.item + static_cast<int>(gridDim.x)) {
+        if (!kSplitLastRound || p.item == place.item + static_cast<int>(gridDim.x)) {
             px = x + stepX;
             py = y + stepY;
             if (py >= items.groups) {
@@ -127,7 +135,7 @@ struct ItemBlockStream {
             blocks = listBlocks(a, ahead);
             // The next item's offsets, for its open: loaded a whole item before they are used.
             ItemPlace after = place;
-            if (split.next(after, static_cast<int>(blockIdx.x), static_cast<int>(gridDim.x))) {
+            if (nextPlace(after, items)) {
                 int afterX, afterY;
                 coordinates(after, items, afterX, afterY);
                 ahead = itemOffsets(h, a, afterX);
@@ -148,7 +156,7 @@ struct ItemBlockStream {
         for (;;) {
             if (blocks.next(kb, halves)) {
                 if (headPairs) halves = 3u;  // both warpgroups use the one list
-                if (place.half != ItemPlace::kWhole) {
+                if (kSplitLastRound && place.half != ItemPlace::kWhole) {
                     if (((halves >> place.half) & 1u) == 0) continue;  // the other warpgroup's block
                     halves = 1u << (turn & 1);
                     ++turn;
@@ -166,7 +174,7 @@ struct ItemBlockStream {
             }
             // Only persistent launches go on: a one-item CTA's split has no next place.
             ItemPlace after = place;
-            if (!split.next(after, static_cast<int>(blockIdx.x), static_cast<int>(gridDim.x))) return false;
+            if (!nextPlace(after, items)) return false;
             coordinates(after, items, x, y);
             place = after;
             open(h, a, items);

@@ -48,9 +48,13 @@ constexpr int kStages = 3;   // K/V tiles in the ring (3: room for the output st
 constexpr int kQSlots = 2;   // query tiles: the current item's and the next one's
 // Registers per thread after the hand-over: 128 x 56 + 256 x 224 = 64512 of 65536. The producer
 // and the writer warps share the first warpgroup's budget (with 24 or 32, ptxas spilled the
-// producer once the writer code was there); the consumers' code uses up to R205.
-constexpr int kProducerRegisters = 56;
-constexpr int kConsumerRegisters = 224;
+// producer once the writer code was there); the consumers' code uses up to R221. With the last
+// round split the producer walks more state: 64 / 216 (its consumers use up to R189), nothing
+// spills; with 56 the producer spilled a predicate.
+template <bool kSplitLastRound>
+constexpr int kProducerRegisters = kSplitLastRound ? 64 : 56;
+template <bool kSplitLastRound>
+constexpr int kConsumerRegisters = kSplitLastRound ? 216 : 224;
 // Named barrier of consumer c (its turn to issue products): ids 1 and 2.
 constexpr int kTurnBarrier = 1;
 // Named barrier of consumer c's 128 threads around its output staging: ids 3 and 4.
@@ -104,18 +108,18 @@ constexpr size_t specializedSmemBytes() {
 }
 
 // The producer: one thread walks the stream and keeps the ring full.
-template <int D>
+template <int D, bool kSplitLastRound>
 __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a, const CUtensorMap* mapQ,
                                         const CUtensorMap* mapK, const CUtensorMap* mapV, unsigned char* sQ,
-                                        unsigned char* sK, unsigned char* sV, Barriers& b, bool splitLastRound) {
+                                        unsigned char* sK, unsigned char* sV, Barriers& b) {
     constexpr int kTileBytes = kSwizzledTileBytes<D>;
     prefetchTensorMap(mapQ);
     prefetchTensorMap(mapK);
     prefetchTensorMap(mapV);
     const ForwardItems items(h);
     const int nb = h.rowsPadded / kTile;
-    ItemBlockStream stream;
-    stream.start(h, a, items, static_cast<int>(gridDim.x) < items.count(), splitLastRound);
+    ItemBlockStream<kSplitLastRound> stream;
+    stream.start(h, a, items, static_cast<int>(gridDim.x) < items.count());
     int stage = 0, qSlot = 0;
     // Phases of the empty barriers this thread waits on; a fresh barrier passes a wait on parity 1.
     uint32_t emptyPhase = 1, qEmptyPhase = 1;
@@ -141,7 +145,7 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
         }
         mbarrierWait(&b.kvEmpty[stage], emptyPhase);
         const int half = stream.place.half;
-        const int unit = half == ItemPlace::kWhole ? 0 : kSplitUnit | (half == 1 ? kSecondHalf : 0);
+        const int unit = !kSplitLastRound || half == ItemPlace::kWhole ? 0 : kSplitUnit | (half == 1 ? kSecondHalf : 0);
         b.tickets[stage] = StageTicket{kb, static_cast<int>(halves) | (first ? kFirstOfItem : 0) | unit,
                                        stream.firstQueryBlock(h), stream.y};
         mbarrierArriveExpectTx(&b.kvFull[stage], 2 * kTmaTileBytes<D>);
@@ -247,7 +251,7 @@ __device__ __forceinline__ void mergeSplitRows(const HeadView& h, const ForwardA
 }
 
 // A consumer: the pipeline of forward-wgmma.cu's loop over the stages the producer fills.
-template <typename T, int D, bool kSplit, bool kRawScores>
+template <typename T, int D, bool kSplit, bool kRawScores, bool kSplitLastRound>
 __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a, int consumer,
                                         const unsigned char* sQ, const unsigned char* sK, const unsigned char* sV,
                                         unsigned char* sO, const CUtensorMap* mapO, Barriers& b) {
@@ -381,7 +385,7 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         if (kb < 0) break;
         const int flags = __shfl_sync(0xffffffffu, ticket.flags, 0);
         const bool first = (flags & kFirstOfItem) != 0;
-        const bool split = (flags & kSplitUnit) != 0;
+        const bool split = kSplitLastRound && (flags & kSplitUnit) != 0;
         const bool uses = (flags >> consumer) & 1;
         const int oldSlot = qSlot;
         if (first) {
@@ -410,7 +414,7 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             // Split units take no turns: the consumer's own barrier passes the leader's wait on.
             if (split) namedBarrierSync(kStagingBarrier + consumer, kWarpgroupThreads);
         }
-        const int outputStage = pendingHeld ? pendingStage : stage;
+        const int outputStage = kSplitLastRound && !pendingHeld ? stage : pendingStage;
 
         if (split && !uses) {
             // The other consumer's block of a split unit: no scores and no turn (split units take
@@ -506,14 +510,14 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             st.clearOutput();
             heldRows = nextRows;
         }
-        if (pendingHeld) {
+        if (!kSplitLastRound || pendingHeld) {
             wgmmaFence();
             issueOutput(pendingStage);
             wgmmaWait<0>();
             fenceAccumulators(st.o);
         }
         RowTotals last = st.restartRows();
-        if (splitRows) {
+        if (kSplitLastRound && splitRows) {
             // The staging buffer's last bulk stores must have read it before the exchange writes it.
             if (leader) bulkWaitRead();
             namedBarrierSync(kMergeBarrier, kConsumerThreads);
@@ -531,11 +535,11 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
     if (leader) bulkWaitRead();  // shared memory lives until the copy engine has read the staging
 }
 
-template <typename T, int D, bool kSplit, bool kRawScores>
+template <typename T, int D, bool kSplit, bool kRawScores, bool kSplitLastRound>
 __global__ void __launch_bounds__(kCtaThreads, 1)
     forward_specialized_kernel(const __grid_constant__ CUtensorMap mapQ, const __grid_constant__ CUtensorMap mapK,
                                const __grid_constant__ CUtensorMap mapV, const __grid_constant__ CUtensorMap mapO,
-                               HeadView h, ForwardArgs a, bool splitLastRound) {
+                               HeadView h, ForwardArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     static_assert(D % 64 == 0, "the specialized forward takes head dims that are multiples of 64");
     extern __shared__ __align__(16) unsigned char smemRaw[];
@@ -567,14 +571,14 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
 
     const int wg = __shfl_sync(0xffffffffu, tid / kWarpgroupThreads, 0);
     if (wg == 0) {
-        releaseRegisters<kProducerRegisters>();
+        releaseRegisters<kProducerRegisters<kSplitLastRound>>();
         const int warp = tid / 32;
-        if (tid == 0) produce<D>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b, splitLastRound);
+        if (tid == 0) produce<D, kSplitLastRound>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b);
         else if (warp >= 1 && warp <= kConsumers)
             writeRowStatistics(h, a, b.stats[warp - 1], &b.statsFull[warp - 1], &b.statsEmpty[warp - 1]);
     } else {
-        claimRegisters<kConsumerRegisters>();
-        consume<T, D, kSplit, kRawScores>(h, a, wg - 1, sQ, sK, sV, sO, &mapO, b);
+        claimRegisters<kConsumerRegisters<kSplitLastRound>>();
+        consume<T, D, kSplit, kRawScores, kSplitLastRound>(h, a, wg - 1, sQ, sK, sV, sO, &mapO, b);
     }
 #endif
 }
@@ -592,7 +596,8 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
     const char* cap = std::getenv("ATTNSCOPE_CUDA_FORWARD_CTAS");
     const int ctas = cap ? std::max(1, std::atoi(cap)) : a.blockOffsets ? multiprocessorCount() : items;
     const int grid = std::min(items, ctas);
-    const bool split = splitForwardLastRound();
+    // Only persistent launches have a last round to split.
+    const bool splitLastRound = grid < items && splitForwardLastRound();
     CUtensorMap mapQ, mapK, mapV, mapO{};
     if (!encodeTileTensorMap(mapQ, h.q, qRows, D, bf16) || !encodeTileTensorMap(mapK, h.k, kvRows, D, bf16) ||
         !encodeTileTensorMap(mapV, h.v, kvRows, D, bf16))
@@ -607,9 +612,12 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
                     constexpr size_t bytes = specializedSmemBytes<kD>();
                     static_assert(bytes <= 227 * 1024, "shared memory per block on sm_90");
                     auto launch = [&]<bool kSplit, bool kRawScores>() {
-                        allowSharedMemory(forward_specialized_kernel<T, kD, kSplit, kRawScores>, bytes);
-                        forward_specialized_kernel<T, kD, kSplit, kRawScores>
-                            <<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, mapO, h, a, split);
+                        auto run = [&](auto kernel) {
+                            allowSharedMemory(kernel, bytes);
+                            kernel<<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, mapO, h, a);
+                        };
+                        if (splitLastRound) run(forward_specialized_kernel<T, kD, kSplit, kRawScores, true>);
+                        else run(forward_specialized_kernel<T, kD, kSplit, kRawScores, false>);
                     };
                     // Raw dot products (scale folded into the exponent) need a positive scale and no softcap.
                     const bool raw = !(h.softcap > 0.0f) && h.scale > 0.0f;

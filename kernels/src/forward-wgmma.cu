@@ -55,8 +55,8 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     const int warpInGroup = (tid >> 5) & 3;
     const int nb = h.rowsPadded / kTile;
     const ForwardItems items(h);
-    ItemBlockStream stream;
-    stream.start(h, a, items, kAcrossItems, false);
+    ItemBlockStream<> stream;
+    stream.start(h, a, items, kAcrossItems);
     // K/V tiles of key block kb of the stream's current item.
     auto loadKeys = [&](int kb, int buf) {
         const size_t offset = (stream.kvRows + static_cast<size_t>(kb) * kTile) * D;
