@@ -9,8 +9,7 @@
 #        wrong on purpose (say, without the O stores): timed, not compared with this tree. Then
 #        call `run` (the device tool) with carry [".gpu-deps", ".ab"].
 # There: scripts/gpu-ab.sh run [--seq 8192 ...] [ncu]  builds this tree and every .ab/LABEL in
-#        parallel, runs the benchmark with variants specialized, specialized-split (this tree's
-#        kernel with the last round split), LABEL:specialized..., synchronous,
+#        parallel, runs the benchmark with variants specialized, LABEL:specialized..., synchronous,
 #        and with `ncu` profiles this tree's warp-specialized sink + 4 launch at 8K (source counters).
 #        Logs and reports go to $OUT.
 set -uo pipefail
@@ -52,7 +51,7 @@ for i in "${!trees[@]}"; do
 done
 wait
 echo "builds: $(( $(date +%s) - t0 )) s"
-others=(); variants=(specialized specialized-split); unchecked=()
+others=(); variants=(specialized); unchecked=()
 for i in "${!trees[@]}"; do
     [ "$i" -eq 0 ] && continue
     others+=(--other-lib "${labels[$i]}=${trees[$i]}/build-ab/$lib"); variants+=("${labels[$i]}:specialized")

@@ -2,7 +2,7 @@
 # GPU machine: the forward kernels' tests only, quickly (a forward change before the full
 # scripts/gpu-run.sh test sanitize): builds test_kernels for head dims 64, 96 and 128 (about 2-3
 # minutes instead of 4), runs every GpuLayerForward case and racecheck over the capped-grid and
-# split-last-round cases of the warp-specialized kernel. Logs go to $OUT (or artifacts/gpu-quick).
+# partial-last-round cases of the warp-specialized kernel. Logs go to $OUT (or artifacts/gpu-quick).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/artifacts/gpu-quick}
@@ -19,7 +19,7 @@ status=0
 timeout 300 ./build-quick/tests/kernels/test_kernels --gtest_brief=1 --gtest_filter='*GpuLayerForward*' 2>&1 |
     tee "$OUT/quick-test.log" | tail -30
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# The warp-specialized kernel's cases with several items per CTA, without and with the last round split.
+# The warp-specialized kernel's cases with several items per CTA.
 timeout 170 compute-sanitizer --tool racecheck --error-exitcode 9 ./build-quick/tests/kernels/test_kernels --gtest_brief=1 \
     --gtest_filter='*GpuLayerForward*/specialized*_c*' \
     >"$OUT/quick-racecheck.log" 2>&1

@@ -4,8 +4,7 @@
 Llama-3-8B layer shapes (32 query heads, 8 KV heads, d = 128, causal, bf16, split P), seeded
 random inputs (synthetic, for timing only). Lists: key block 0 (sinks) plus a w-block window up to
 the diagonal (bench_attention.py's), and the dense causal forward. Each variant is a value of
-ATTNSCOPE_CUDA_FORWARD (specialized; specialized-split, the same kernel with the persistent
-launches' last round split, opt-in until measured; synchronous). Timing: batches of --batch back-to-back launches
+ATTNSCOPE_CUDA_FORWARD (specialized, synchronous). Timing: batches of --batch back-to-back launches
 per CUDA event pair, enqueued while the stream spins for --head-start cycles (so the host side of
 the launches does not count, not even the first one's), --rounds rounds with the
 variants and cases interleaved (each round starting at another variant and case), medians
@@ -27,7 +26,7 @@ A variant "LABEL:NAME" runs NAME in the library given as --other-lib LABEL=PATH,
 another commit can be timed in the same process (A/B of a kernel change).
 
 usage: bench_block_sparse.py --lib build-gpu/bench/gpu/libattnscope_layer_capi.so
-       [--seq 8192 32768] [--variants specialized specialized-split synchronous] [--other-lib base=PATH
+       [--seq 8192 32768] [--variants specialized synchronous] [--other-lib base=PATH
        --variants specialized base:specialized] [--json out.json]
 """
 import argparse
@@ -77,7 +76,7 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--other-lib", action="append", default=[], help="LABEL=PATH, for variants LABEL:NAME")
     ap.add_argument("--seq", type=int, nargs="+", default=[8192, 32768])
-    ap.add_argument("--variants", nargs="+", default=["specialized", "specialized-split", "synchronous"])
+    ap.add_argument("--variants", nargs="+", default=["specialized", "synchronous"])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--json", default=None)

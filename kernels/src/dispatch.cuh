@@ -82,21 +82,12 @@ inline bool useHopperKernels() {
 }
 
 // Which Hopper forward runs (forward-wgmma-specialized.cu or forward-wgmma.cu):
-// ATTNSCOPE_CUDA_FORWARD=specialized (or specialized-split, below) or =synchronous for side-by-side
-// benchmarks and tests; unset:
+// ATTNSCOPE_CUDA_FORWARD=specialized or =synchronous for side-by-side benchmarks and tests; unset:
 // the warp-specialized kernel, dense and block-sparse (faster for both on an H100, docs/performance.md;
 // where it declines, the synchronous one runs).
 inline bool useSpecializedForward() {
     const char* v = std::getenv("ATTNSCOPE_CUDA_FORWARD");
     return !(v && std::string(v) == "synchronous");
-}
-
-// ATTNSCOPE_CUDA_FORWARD=specialized-split: the warp-specialized kernel with the last, partial
-// round of its persistent launches split into one-warpgroup units (last-round-split.h). Opt-in
-// until it has run on a GPU: written in session 18, when no device was lent (docs/performance.md).
-inline bool splitForwardLastRound() {
-    const char* v = std::getenv("ATTNSCOPE_CUDA_FORWARD");
-    return v && std::string(v) == "specialized-split";
 }
 
 // Streaming multiprocessors of the current device (1 when it cannot be read), for persistent grids.

@@ -3,7 +3,6 @@
 // rows: two 64-row query tiles, one per computing warpgroup.
 #pragma once
 
-#include "last-round-split.h"
 #include "pair-blocks.cuh"
 
 namespace attnscope::cuda {
@@ -37,92 +36,64 @@ struct ForwardItems {
 // that the K/V pipeline runs on across items. Persistent launches take the items heads first (item
 // i is place i / groups of head group i % groups): every group's longest rows first and the
 // shortest last, which balances CTAs whose items differ in length (dense lists: 2.98 -> 2.03 ms
-// at 8K). With kSplitLastRound their last, partial round is split (last-round-split.h): a CTA may
-// end with one warpgroup's rows of an item, whose key blocks then go to the two consumers in turns,
-// and the stream is the plain round-robin one without it. An item
-// whose union of lists is empty yields one block used by neither warpgroup, so that its rows are
-// still written (O = 0, LSE = -inf).
-template <bool kSplitLastRound = false>
+// at 8K). An item whose union of lists is empty yields one block used by neither warpgroup, so
+// that its rows are still written (O = 0, LSE = -inf).
 struct ItemBlockStream {
-    ItemPlace place;  // the current item (persistent numbering for persistent launches) and its rows
+    int item;  // the current item's number
     int x, y;  // ... as its place in its head group and the head group
     int stepX = 0, stepY = 0;  // gridDim.x items as (x, y) steps, heads first
-    int turn;        // split units: list entries taken so far (they alternate between the consumers)
     bool headPairs;
     bool fresh;      // no block of the current item yielded yet
     float invGroup;  // 1 / query heads per K/V head
     size_t kvRows;       // first row of the item's K/V head
     ListOffsets ahead;   // the list offsets of the CTA's next item (block-sparse), loaded at this one's open
-    LastRoundSplit split;  // the launch's last round (kSplitLastRound only)
     PairBlocks blocks;
 
     __device__ __forceinline__ void start(const HeadView& h, const ForwardArgs& a, const ForwardItems& items,
                                           bool persistent) {
         headPairs = forwardPairsHeads(h);
         invGroup = 1.0f / static_cast<float>(h.qHeads / h.kvHeads);
-        place = LastRoundSplit::first(static_cast<int>(blockIdx.x));
-        if constexpr (kSplitLastRound) split = LastRoundSplit(items.count(), static_cast<int>(gridDim.x), persistent);
+        item = static_cast<int>(blockIdx.x);
         if (persistent) {
-            x = place.item / items.groups;
-            y = place.item - x * items.groups;
+            x = item / items.groups;
+            y = item - x * items.groups;
             stepX = static_cast<int>(gridDim.x) / items.groups;
             stepY = static_cast<int>(gridDim.x) - stepX * items.groups;
         } else {
-            y = place.item / items.itemsPerGroup;
-            x = place.item - y * items.itemsPerGroup;
+            y = item / items.itemsPerGroup;
+            x = item - y * items.itemsPerGroup;
         }
-        if (a.blockOffsets) ahead = itemOffsets(h, a, x);
+        if (a.blockOffsets) ahead = itemOffsets(h, a);
         open(h, a, items);
     }
 
-    // The first query block of the item at place x of its head group.
-    __device__ __forceinline__ int firstQueryBlock(const HeadView& h, int atX) const {
+    // The current item's first query block.
+    __device__ __forceinline__ int firstQueryBlock(const HeadView& h) const {
         const int nb = h.rowsPadded / kTile;
-        return headPairs ? nb - 1 - atX : 2 * ((nb + 1) / 2 - 1 - atX);
+        return headPairs ? nb - 1 - x : 2 * ((nb + 1) / 2 - 1 - x);
     }
-    __device__ __forceinline__ int firstQueryBlock(const HeadView& h) const { return firstQueryBlock(h, x); }
 
-    // The rows of the current item's warpgroup wg.
     __device__ __forceinline__ WarpgroupRows rows(const HeadView& h, int wg) const {
         const int qb = firstQueryBlock(h);
         return headPairs ? WarpgroupRows{qb, 2 * y + wg} : WarpgroupRows{qb + wg, y};
-    }
-
-    // The rows consumer c computes: its warpgroup's, or in a split unit the unit's for both.
-    __device__ __forceinline__ WarpgroupRows unitRows(const HeadView& h, int c) const {
-        if constexpr (!kSplitLastRound) return rows(h, c);
-        return rows(h, place.half == ItemPlace::kWhole ? c : place.half);
     }
 
     __device__ __forceinline__ bool hasSecond(const HeadView& h, int qb) const {
         return !headPairs && qb + 1 < h.rowsPadded / kTile;
     }
 
-    __device__ __forceinline__ ListOffsets itemOffsets(const HeadView& h, const ForwardArgs& a, int atX) const {
-        const int qb = firstQueryBlock(h, atX);
+    __device__ __forceinline__ ListOffsets itemOffsets(const HeadView& h, const ForwardArgs& a) const {
+        const int qb = firstQueryBlock(h);
         return listOffsets(a, qb, hasSecond(h, qb));
     }
 
-    // The CTA's place after p (persistent launches); false when p is its last.
-    __device__ __forceinline__ bool nextPlace(ItemPlace& p, const ForwardItems& items) const {
-        if constexpr (kSplitLastRound) return split.next(p, static_cast<int>(blockIdx.x), static_cast<int>(gridDim.x));
-        p.item += static_cast<int>(gridDim.x);
-        return p.item < items.count();
-    }
-
-    // (x, y) of the CTA's place p (persistent launches): gridDim.x items on from the current one
-    // without a division, the last round's unit with one.
-    __device__ __forceinline__ void coordinates(const ItemPlace& p, const ForwardItems& items, int& px, int& py) const {
-        if (!kSplitLastRound || p.item == place.item + static_cast<int>(gridDim.x)) {
-            px = x + stepX;
-            py = y + stepY;
-            if (py >= items.groups) {
-                py -= items.groups;
-                ++px;
-            }
-        } else {
-            px = p.item / items.groups;
-            py = p.item - px * items.groups;
+    // Moves (x, y) on by gridDim.x items (persistent launches only), without a division.
+    __device__ __forceinline__ void step(const ForwardItems& items) {
+        x += stepX;
+        y += stepY;
+        if (y >= items.groups) {
+            y -= items.groups;
+            ++x;
         }
     }
 
@@ -134,33 +105,27 @@ struct ItemBlockStream {
         if (a.blockOffsets) {
             blocks = listBlocks(a, ahead);
             // The next item's offsets, for its open: loaded a whole item before they are used.
-            ItemPlace after = place;
-            if (nextPlace(after, items)) {
-                int afterX, afterY;
-                coordinates(after, items, afterX, afterY);
-                ahead = itemOffsets(h, a, afterX);
+            if (item + static_cast<int>(gridDim.x) < items.count()) {
+                const int saveX = x, saveY = y;
+                step(items);
+                ahead = itemOffsets(h, a);
+                x = saveX;
+                y = saveY;
             }
         } else {
             const int qb = firstQueryBlock(h);
             blocks = pairBlocks(h, a, qb, hasSecond(h, qb));
         }
         fresh = true;
-        turn = 0;
     }
 
-    // The next key block kb, the warpgroups using it (bit per warpgroup; in a split unit the one
-    // consumer that takes it) and whether it is the first block of a new item (rows() then gives
-    // its rows).
+    // The next key block kb, the warpgroups using it (bit per warpgroup) and whether it is the
+    // first block of a new item (rows() then gives its rows).
     __device__ __forceinline__ bool next(const HeadView& h, const ForwardArgs& a, const ForwardItems& items, int& kb,
                                          unsigned& halves, bool& first) {
         for (;;) {
             if (blocks.next(kb, halves)) {
                 if (headPairs) halves = 3u;  // both warpgroups use the one list
-                if (kSplitLastRound && place.half != ItemPlace::kWhole) {
-                    if (((halves >> place.half) & 1u) == 0) continue;  // the other warpgroup's block
-                    halves = 1u << (turn & 1);
-                    ++turn;
-                }
                 first = fresh;
                 fresh = false;
                 return true;
@@ -172,11 +137,9 @@ struct ItemBlockStream {
                 fresh = false;
                 return true;
             }
-            // Only persistent launches go on: a one-item CTA's split has no next place.
-            ItemPlace after = place;
-            if (!nextPlace(after, items)) return false;
-            coordinates(after, items, x, y);
-            place = after;
+            item += static_cast<int>(gridDim.x);
+            if (item >= items.count()) return false;
+            step(items);  // only persistent launches get here: a one-item CTA ends above
             open(h, a, items);
         }
     }

@@ -24,10 +24,6 @@
 // u, and their stores) are not on the consumer's chain either: it leaves m, l and u in a slot of
 // shared memory for a writer warp of its own (warps 1 and 2 of the producer's warpgroup, idle
 // otherwise), which finishes and stores them while the consumer computes the next item.
-// With ATTNSCOPE_CUDA_FORWARD=specialized-split (opt-in until measured on a GPU), a persistent
-// launch's last, partial round is split (last-round-split.h): a CTA may end with one warpgroup's
-// rows of an item, which both consumers own. They take its key blocks in turns, each skipping the
-// other's stages (no scores, no turn), and merge their partial rows at the end (mergeSplitRows).
 // Head dims that are multiples of 64, 16-bit inputs; launchForwardWgmmaSpecialized says when it
 // declines (then forward-wgmma.cu runs).
 #include <algorithm>
@@ -48,19 +44,13 @@ constexpr int kStages = 3;   // K/V tiles in the ring (3: room for the output st
 constexpr int kQSlots = 2;   // query tiles: the current item's and the next one's
 // Registers per thread after the hand-over: 128 x 56 + 256 x 224 = 64512 of 65536. The producer
 // and the writer warps share the first warpgroup's budget (with 24 or 32, ptxas spilled the
-// producer once the writer code was there); the consumers' code uses up to R221. With the last
-// round split the producer walks more state: 64 / 216 (its consumers use up to R189), nothing
-// spills; with 56 the producer spilled a predicate.
-template <bool kSplitLastRound>
-constexpr int kProducerRegisters = kSplitLastRound ? 64 : 56;
-template <bool kSplitLastRound>
-constexpr int kConsumerRegisters = kSplitLastRound ? 216 : 224;
+// producer once the writer code was there); the consumers' code uses up to R221.
+constexpr int kProducerRegisters = 56;
+constexpr int kConsumerRegisters = 224;
 // Named barrier of consumer c (its turn to issue products): ids 1 and 2.
 constexpr int kTurnBarrier = 1;
 // Named barrier of consumer c's 128 threads around its output staging: ids 3 and 4.
 constexpr int kStagingBarrier = 3;
-// Named barrier of both consumers' 256 threads around the merge of a split unit's rows.
-constexpr int kMergeBarrier = 5;
 // Output staging per consumer: all of O as 64-row x 32-column fp32 boxes (128 bytes a row, the
 // swizzle span).
 constexpr int kBoxBytes = kTile * 128;
@@ -72,13 +62,11 @@ constexpr int kStagingBytes = kStagedBoxes<D> * kBoxBytes;
 // What a stage holds, written by the producer before the stage's full barrier completes.
 struct StageTicket {
     int keyBlock;  // < 0: the stream has ended (no tiles in this stage)
-    int flags;     // bit c: consumer c uses the block; kFirstOfItem, kSplitUnit, kSecondHalf
+    int flags;     // bit c: consumer c uses the block; bit 2: the first block of a new item
     int queryBlock;  // the item's first query block (ItemBlockStream::firstQueryBlock)
     int headGroup;   // the item's head group (ItemBlockStream::y)
 };
-constexpr int kFirstOfItem = 4;  // the first block of a new item
-constexpr int kSplitUnit = 8;    // a split unit's block (last-round-split.h): both consumers own its rows
-constexpr int kSecondHalf = 16;  // ... the rows of the item's second warpgroup
+constexpr int kFirstOfItem = 4;
 
 // A finished item's row totals, handed from a consumer to its writer warp (one slot each: the
 // writer empties it long before the consumer's next item ends).
@@ -108,7 +96,7 @@ constexpr size_t specializedSmemBytes() {
 }
 
 // The producer: one thread walks the stream and keeps the ring full.
-template <int D, bool kSplitLastRound>
+template <int D>
 __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a, const CUtensorMap* mapQ,
                                         const CUtensorMap* mapK, const CUtensorMap* mapV, unsigned char* sQ,
                                         unsigned char* sK, unsigned char* sV, Barriers& b) {
@@ -118,7 +106,7 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
     prefetchTensorMap(mapV);
     const ForwardItems items(h);
     const int nb = h.rowsPadded / kTile;
-    ItemBlockStream<kSplitLastRound> stream;
+    ItemBlockStream stream;
     stream.start(h, a, items, static_cast<int>(gridDim.x) < items.count());
     int stage = 0, qSlot = 0;
     // Phases of the empty barriers this thread waits on; a fresh barrier passes a wait on parity 1.
@@ -130,10 +118,10 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
         if (first) {
             mbarrierWait(&b.qEmpty[qSlot], qEmptyPhase);
             uint32_t bytes = 0;
-            for (int c = 0; c < kConsumers; ++c) bytes += stream.unitRows(h, c).qb < nb ? kTmaTileBytes<D> : 0u;
+            for (int c = 0; c < kConsumers; ++c) bytes += stream.rows(h, c).qb < nb ? kTmaTileBytes<D> : 0u;
             mbarrierArriveExpectTx(&b.qFull[qSlot], bytes);
-            for (int c = 0; c < kConsumers; ++c) {  // a split unit's one tile goes to both consumers
-                const WarpgroupRows r = stream.unitRows(h, c);
+            for (int c = 0; c < kConsumers; ++c) {
+                const WarpgroupRows r = stream.rows(h, c);
                 if (r.qb < nb)
                     tmaLoadTile<D>(sQ + (qSlot * kConsumers + c) * kTileBytes, mapQ, r.head * h.rowsPadded + r.qb * kTile,
                                    &b.qFull[qSlot]);
@@ -144,9 +132,7 @@ __device__ __forceinline__ void produce(const HeadView& h, const ForwardArgs& a,
             }
         }
         mbarrierWait(&b.kvEmpty[stage], emptyPhase);
-        const int half = stream.place.half;
-        const int unit = !kSplitLastRound || half == ItemPlace::kWhole ? 0 : kSplitUnit | (half == 1 ? kSecondHalf : 0);
-        b.tickets[stage] = StageTicket{kb, static_cast<int>(halves) | (first ? kFirstOfItem : 0) | unit,
+        b.tickets[stage] = StageTicket{kb, static_cast<int>(halves) | (first ? kFirstOfItem : 0),
                                        stream.firstQueryBlock(h), stream.y};
         mbarrierArriveExpectTx(&b.kvFull[stage], 2 * kTmaTileBytes<D>);
         const int row = static_cast<int>(stream.kvRows) + kb * kTile;
@@ -188,70 +174,8 @@ __device__ __forceinline__ void writeRowStatistics(const HeadView& h, const Forw
     }
 }
 
-// The end of a split unit (last-round-split.h): both consumers hold partial rows of the same 64
-// rows over their turns of its key blocks (O unnormalized; m, l, u per-thread partials, as
-// restartRows returns them). Each stages the half of O the other writes and its m, l, u in its
-// own staging buffer (free: waited for before the merge barrier); after the exchange each merges
-// and writes its own column half kHalf, and consumer 0 writes the rows' statistics.
-template <int D, int kHalf>
-__device__ __forceinline__ void mergeSplitRows(const HeadView& h, const ForwardArgs& a, OnlineSoftmax<D>& st,
-                                               const RowTotals& mine, const WarpgroupRows& r, float* own,
-                                               const float* other) {
-    constexpr int kFragments = D / 16;  // 8-column fragments per half
-    constexpr int kOtherHalf = 1 - kHalf;
-    const int t = threadIdx.x & (kWarpgroupThreads - 1);
-    // [fragment][thread] float4s, then [m, l, u][thread] float2s: consecutive threads, consecutive 16 bytes.
-    float4* ownO = reinterpret_cast<float4*>(own);
-    float2* ownTotals = reinterpret_cast<float2*>(own + 4 * kFragments * kWarpgroupThreads);
-#pragma unroll
-    for (int j = 0; j < kFragments; ++j) {
-        const float(&f)[4] = st.o[kOtherHalf * kFragments + j];
-        ownO[j * kWarpgroupThreads + t] = make_float4(f[0], f[1], f[2], f[3]);
-    }
-    ownTotals[t] = make_float2(mine.m[0], mine.m[1]);
-    ownTotals[kWarpgroupThreads + t] = make_float2(mine.l[0], mine.l[1]);
-    ownTotals[2 * kWarpgroupThreads + t] = make_float2(mine.u[0], mine.u[1]);
-    namedBarrierSync(kMergeBarrier, kConsumerThreads);
-
-    const float4* otherO = reinterpret_cast<const float4*>(other);
-    const float2* otherTotals = reinterpret_cast<const float2*>(other + 4 * kFragments * kWarpgroupThreads);
-    const float2 om = otherTotals[t], ol = otherTotals[kWarpgroupThreads + t], ou = otherTotals[2 * kWarpgroupThreads + t];
-    const float theirM[2] = {om.x, om.y}, theirL[2] = {ol.x, ol.y}, theirU[2] = {ou.x, ou.y};
-    RowTotals merged;
-    float ownScale[2], otherScale[2];
-#pragma unroll
-    for (int rr = 0; rr < 2; ++rr) {
-        const float m = fmaxf(mine.m[rr], theirM[rr]);
-        const float shift = m == -INFINITY ? 0.0f : m;  // neither part saw a key: both scales 0
-        ownScale[rr] = fastExp2((mine.m[rr] - shift) * kLog2e);
-        otherScale[rr] = fastExp2((theirM[rr] - shift) * kLog2e);
-        merged.m[rr] = m;
-        merged.l[rr] = ownScale[rr] * mine.l[rr] + otherScale[rr] * theirL[rr];
-        // u = sum p (logit - m): each part's own sum moved to the common max (none without keys).
-        const float ownU = mine.u[rr] + (mine.l[rr] > 0.0f ? mine.l[rr] * (mine.m[rr] - shift) : 0.0f);
-        const float otherU = theirU[rr] + (theirL[rr] > 0.0f ? theirL[rr] * (theirM[rr] - shift) : 0.0f);
-        merged.u[rr] = ownScale[rr] * ownU + otherScale[rr] * otherU;
-    }
-#pragma unroll
-    for (int j = 0; j < kFragments; ++j) {
-        float(&f)[4] = st.o[kHalf * kFragments + j];
-        const float4 g = otherO[j * kWarpgroupThreads + t];
-        f[0] = ownScale[0] * f[0] + otherScale[0] * g.x;
-        f[1] = ownScale[0] * f[1] + otherScale[0] * g.y;
-        f[2] = ownScale[1] * f[2] + otherScale[1] * g.z;
-        f[3] = ownScale[1] * f[3] + otherScale[1] * g.w;
-    }
-    merged.finish();
-    const size_t headRows = static_cast<size_t>(r.head) * h.rowsPadded;
-    const int rowBase = r.qb * kTile + ((threadIdx.x >> 5) & 3) * 16;
-    st.template writeOutputRows<kHalf * kFragments, (kHalf + 1) * kFragments>(merged.l, a.out + headRows * D, rowBase,
-                                                                               h.seqLen);
-    if constexpr (kHalf == 0)
-        merged.write(a.rowMax + headRows, a.rowLse + headRows, a.rowEntropy + headRows, rowBase, h.seqLen);
-}
-
 // A consumer: the pipeline of forward-wgmma.cu's loop over the stages the producer fills.
-template <typename T, int D, bool kSplit, bool kRawScores, bool kSplitLastRound>
+template <typename T, int D, bool kSplit, bool kRawScores>
 __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a, int consumer,
                                         const unsigned char* sQ, const unsigned char* sK, const unsigned char* sV,
                                         unsigned char* sO, const CUtensorMap* mapO, Barriers& b) {
@@ -270,9 +194,9 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         for (int c = 0; c < 4; ++c) s[n][c] = 0.0f;
 
     // O += P V of the stage read last, issued with the next block's scores as in forward-wgmma.cu.
-    // With none pending (before the first block, after a skipped stage of a split unit) P is zero
-    // and the V is the current stage's, which has landed: the product is issued all the same,
-    // since a conditional issue makes ptxas serialize every wgmma of the kernel.
+    // Before the first block P is zero and the stage is the current one, which has landed: the
+    // product is issued all the same, since a conditional issue makes ptxas serialize every wgmma
+    // of the kernel.
     int pendingStage = 0;
     bool pendingHeld = false;  // whether pendingStage holds a P V still to issue and a stage to release
     auto issueOutput = [&](int vStage) {
@@ -352,7 +276,6 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
     bool rowsToWrite = false;  // heldRows are finished (totals in `finished`), O not yet written
     RowTotals finished{};
     WarpgroupRows nextRows{0, 0};  // the rows O starts on once heldRows are written
-    bool splitRows = false;        // the current rows are a split unit's, shared with the other consumer
     // New rows start at their item's first stage, once O holds all of the old rows' products.
     auto startRows = [&](const RowTotals& done) {
         if (haveRows) {
@@ -385,15 +308,12 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         if (kb < 0) break;
         const int flags = __shfl_sync(0xffffffffu, ticket.flags, 0);
         const bool first = (flags & kFirstOfItem) != 0;
-        const bool split = kSplitLastRound && (flags & kSplitUnit) != 0;
         const bool uses = (flags >> consumer) & 1;
         const int oldSlot = qSlot;
         if (first) {
             const int qb = __shfl_sync(0xffffffffu, ticket.queryBlock, 0);
             const int group = __shfl_sync(0xffffffffu, ticket.headGroup, 0);
-            const int wg = split ? ((flags & kSecondHalf) != 0 ? 1 : 0) : consumer;
-            rows = headPairs ? WarpgroupRows{qb, 2 * group + wg} : WarpgroupRows{qb + wg, group};
-            splitRows = split;
+            rows = headPairs ? WarpgroupRows{qb, 2 * group + consumer} : WarpgroupRows{qb + consumer, group};
             if (++qSlot == kQSlots) {
                 qSlot = 0;
                 qFullPhase ^= 1u;
@@ -402,8 +322,7 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
         }
 
         // The staging buffer's last bulk stores (an item ago) have read it by now; the turn
-        // barrier below tells the other threads of this consumer (in split units, which take no
-        // turns, the consumer's staging barrier).
+        // barrier below tells the other threads of this consumer.
         // So has the writer warp read the statistics slot.
         // Every thread waits for the slot itself (not through the leader and the turn barrier):
         // the hand-over is then one mbarrier per thread, which compute-sanitizer's racecheck follows.
@@ -411,98 +330,70 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             if (leader) bulkWaitRead();
             mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
             statsEmptyPhase ^= 1u;
-            // Split units take no turns: the consumer's own barrier passes the leader's wait on.
-            if (split) namedBarrierSync(kStagingBarrier + consumer, kWarpgroupThreads);
         }
-        const int outputStage = kSplitLastRound && !pendingHeld ? stage : pendingStage;
+        namedBarrierSync(ownTurn, kConsumerThreads);
+        wgmmaFence();  // P and O were written by this thread since the last wgmma
+        wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
+        wgmmaCommit();
+        if (rowsToWrite) {
+            // Waits for nothing (only these scores are in flight), but without it ptxas guards the
+            // branch with its own wait and serializes every wgmma of the kernel (C7518).
+            wgmmaWait<1>();
+            // The finished item's rows go out while these scores run on the tensor cores.
+            writeHeldRows();
+        }
+        wgmmaFence();  // O was written above
+        issueOutput(pendingStage);
+        namedBarrierArrive(otherTurn, kConsumerThreads);
+        // The previous item's query tile: its last scores were waited for in the last iteration.
+        if (first && haveRows) mbarrierArrive(&b.qEmpty[oldSlot]);
 
-        if (split && !uses) {
-            // The other consumer's block of a split unit: no scores and no turn (split units take
-            // none), and the stage goes back at once. This consumer's pending P V is issued now,
-            // so that its own stage goes back too: with each stage used by one consumer only, the
-            // 3-stage ring would otherwise hold the producer's next load back.
-            if (rowsToWrite) writeHeldRows();
-            wgmmaFence();
-            issueOutput(outputStage);
-            if (first && haveRows) mbarrierArrive(&b.qEmpty[oldSlot]);
-            wgmmaWait<0>();
-            fenceAccumulators(st.o);
-            if (pendingHeld) mbarrierArrive(&b.kvEmpty[pendingStage]);
-            mbarrierArrive(&b.kvEmpty[stage]);
-            if (first) startRows(st.restartRows());
+        wgmmaWait<1>();  // the scores; the previous block's O += P V may still run
+        fenceAccumulators(s);
+        if (!uses) {
 #pragma unroll
-            for (int kk = 0; kk < 4; ++kk)
+            for (int n = 0; n < 8; ++n)
 #pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    pHi[kk][j] = 0u;
-                    if constexpr (kSplit) pLo[kk][j] = 0u;
-                }
-            pendingHeld = false;
+                for (int c = 0; c < 4; ++c) s[n][c] = -INFINITY;
+        }
+        RowTotals done{};
+        if (first) done = st.restartRows();
+        float alpha[2];
+        if constexpr (!kRawScores) {
+            if (uses) finishLogits(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, rows.qb, kb));
+            st.template scaleScores<true>(s, alpha);
         } else {
-            if (!split) namedBarrierSync(ownTurn, kConsumerThreads);
-            wgmmaFence();  // P and O were written by this thread since the last wgmma
-            wgmmaScores<T, D>(s, sQ + (qSlot * kConsumers + consumer) * kTileBytes, sK + stage * kTileBytes);
-            wgmmaCommit();
-            if (rowsToWrite) {
-                // Waits for nothing (only these scores are in flight), but without it ptxas guards the
-                // branch with its own wait and serializes every wgmma of the kernel (C7518).
-                wgmmaWait<1>();
-                // The finished item's rows go out while these scores run on the tensor cores.
-                writeHeldRows();
-            }
-            wgmmaFence();  // O was written above
-            issueOutput(outputStage);
-            if (!split) namedBarrierArrive(otherTurn, kConsumerThreads);
-            // The previous item's query tile: its last scores were waited for in the last iteration.
-            if (first && haveRows) mbarrierArrive(&b.qEmpty[oldSlot]);
-
-            wgmmaWait<1>();  // the scores; the previous block's O += P V may still run
-            fenceAccumulators(s);
-            if (!uses) {
-#pragma unroll
-                for (int n = 0; n < 8; ++n)
-#pragma unroll
-                    for (int c = 0; c < 4; ++c) s[n][c] = -INFINITY;
-            }
-            RowTotals done{};
-            if (first) done = st.restartRows();
-            float alpha[2];
-            if constexpr (!kRawScores) {
-                if (uses) finishLogits(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile, blockFullyVisible(h, rows.qb, kb));
-                st.template scaleScores<true>(s, alpha);
-            } else {
-                if (uses && !blockFullyVisible(h, rows.qb, kb)) maskInvisible(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile);
-                st.template scaleRawScores<true>(s, h.scale, alpha);
-            }
-            wgmmaWait<0>();
-            fenceAccumulators(st.o);
-            // The previous stage's V has been read (its K long before): the producer may refill it.
-            if (pendingHeld) mbarrierArrive(&b.kvEmpty[pendingStage]);
-            if (first) startRows(done);
-            else st.rescaleOutput(alpha);
-
-#pragma unroll
-            for (int kk = 0; kk < 4; ++kk) {
-                float r[8];
-                pHi[kk][0] = packPair<T>(s[2 * kk][0], s[2 * kk][1], r[0], r[1]);
-                pHi[kk][1] = packPair<T>(s[2 * kk][2], s[2 * kk][3], r[2], r[3]);
-                pHi[kk][2] = packPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], r[4], r[5]);
-                pHi[kk][3] = packPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], r[6], r[7]);
-                if constexpr (kSplit) {
-                    float unused[2];
-#pragma unroll
-                    for (int j = 0; j < 4; ++j) pLo[kk][j] = packPair<T>(r[2 * j], r[2 * j + 1], unused[0], unused[1]);
-                }
-            }
-            pendingStage = stage;
-            pendingHeld = true;
+            if (uses && !blockFullyVisible(h, rows.qb, kb)) maskInvisible(h, s, rows.qb * kTile + warpInGroup * 16, kb * kTile);
+            st.template scaleRawScores<true>(s, h.scale, alpha);
         }
+        wgmmaWait<0>();
+        fenceAccumulators(st.o);
+        // The previous stage's V has been read (its K long before): the producer may refill it.
+        if (pendingHeld) mbarrierArrive(&b.kvEmpty[pendingStage]);
+        if (first) startRows(done);
+        else st.rescaleOutput(alpha);
+
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+            float r[8];
+            pHi[kk][0] = packPair<T>(s[2 * kk][0], s[2 * kk][1], r[0], r[1]);
+            pHi[kk][1] = packPair<T>(s[2 * kk][2], s[2 * kk][3], r[2], r[3]);
+            pHi[kk][2] = packPair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1], r[4], r[5]);
+            pHi[kk][3] = packPair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3], r[6], r[7]);
+            if constexpr (kSplit) {
+                float unused[2];
+#pragma unroll
+                for (int j = 0; j < 4; ++j) pLo[kk][j] = packPair<T>(r[2 * j], r[2 * j + 1], unused[0], unused[1]);
+            }
+        }
+        pendingStage = stage;
+        pendingHeld = true;
         if (++stage == kStages) {
             stage = 0;
             fullPhase ^= 1u;
         }
     }
-    // Consumer 1's last turn signal has no matching wait in the loop (split units take no turns).
+    // Consumer 1's last turn signal has no matching wait in the loop.
     if (consumer == 0) namedBarrierSync(ownTurn, kConsumerThreads);
     if (haveRows) {
         if (rowsToWrite) {
@@ -510,24 +401,12 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
             st.clearOutput();
             heldRows = nextRows;
         }
-        if (!kSplitLastRound || pendingHeld) {
-            wgmmaFence();
-            issueOutput(pendingStage);
-            wgmmaWait<0>();
-            fenceAccumulators(st.o);
-        }
+        wgmmaFence();
+        issueOutput(pendingStage);
+        wgmmaWait<0>();
+        fenceAccumulators(st.o);
         RowTotals last = st.restartRows();
-        if (kSplitLastRound && splitRows) {
-            // The staging buffer's last bulk stores must have read it before the exchange writes it.
-            if (leader) bulkWaitRead();
-            namedBarrierSync(kMergeBarrier, kConsumerThreads);
-            float* own = reinterpret_cast<float*>(sO + consumer * kStagingBytes<D>);
-            const float* other = reinterpret_cast<const float*>(sO + (consumer ^ 1) * kStagingBytes<D>);
-            if (consumer == 0) mergeSplitRows<D, 0>(h, a, st, last, heldRows, own, other);
-            else mergeSplitRows<D, 1>(h, a, st, last, heldRows, own, other);
-        } else {
-            writeRows(heldRows, last);
-        }
+        writeRows(heldRows, last);
     }
     mbarrierWait(&b.statsEmpty[consumer], statsEmptyPhase);
     if (leader) statsSlot.queryBlock = -1;  // the writer warp stops
@@ -535,7 +414,7 @@ __device__ __forceinline__ void consume(const HeadView& h, const ForwardArgs& a,
     if (leader) bulkWaitRead();  // shared memory lives until the copy engine has read the staging
 }
 
-template <typename T, int D, bool kSplit, bool kRawScores, bool kSplitLastRound>
+template <typename T, int D, bool kSplit, bool kRawScores>
 __global__ void __launch_bounds__(kCtaThreads, 1)
     forward_specialized_kernel(const __grid_constant__ CUtensorMap mapQ, const __grid_constant__ CUtensorMap mapK,
                                const __grid_constant__ CUtensorMap mapV, const __grid_constant__ CUtensorMap mapO,
@@ -571,14 +450,14 @@ __global__ void __launch_bounds__(kCtaThreads, 1)
 
     const int wg = __shfl_sync(0xffffffffu, tid / kWarpgroupThreads, 0);
     if (wg == 0) {
-        releaseRegisters<kProducerRegisters<kSplitLastRound>>();
+        releaseRegisters<kProducerRegisters>();
         const int warp = tid / 32;
-        if (tid == 0) produce<D, kSplitLastRound>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b);
+        if (tid == 0) produce<D>(h, a, &mapQ, &mapK, &mapV, sQ, sK, sV, b);
         else if (warp >= 1 && warp <= kConsumers)
             writeRowStatistics(h, a, b.stats[warp - 1], &b.statsFull[warp - 1], &b.statsEmpty[warp - 1]);
     } else {
-        claimRegisters<kConsumerRegisters<kSplitLastRound>>();
-        consume<T, D, kSplit, kRawScores, kSplitLastRound>(h, a, wg - 1, sQ, sK, sV, sO, &mapO, b);
+        claimRegisters<kConsumerRegisters>();
+        consume<T, D, kSplit, kRawScores>(h, a, wg - 1, sQ, sK, sV, sO, &mapO, b);
     }
 #endif
 }
@@ -596,8 +475,6 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
     const char* cap = std::getenv("ATTNSCOPE_CUDA_FORWARD_CTAS");
     const int ctas = cap ? std::max(1, std::atoi(cap)) : a.blockOffsets ? multiprocessorCount() : items;
     const int grid = std::min(items, ctas);
-    // Only persistent launches have a last round to split.
-    const bool splitLastRound = grid < items && splitForwardLastRound();
     CUtensorMap mapQ, mapK, mapV, mapO{};
     if (!encodeTileTensorMap(mapQ, h.q, qRows, D, bf16) || !encodeTileTensorMap(mapK, h.k, kvRows, D, bf16) ||
         !encodeTileTensorMap(mapV, h.v, kvRows, D, bf16))
@@ -612,12 +489,9 @@ bool launchForwardWgmmaSpecialized(Element e, int D, const HeadView& h, const Fo
                     constexpr size_t bytes = specializedSmemBytes<kD>();
                     static_assert(bytes <= 227 * 1024, "shared memory per block on sm_90");
                     auto launch = [&]<bool kSplit, bool kRawScores>() {
-                        auto run = [&](auto kernel) {
-                            allowSharedMemory(kernel, bytes);
-                            kernel<<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, mapO, h, a);
-                        };
-                        if (splitLastRound) run(forward_specialized_kernel<T, kD, kSplit, kRawScores, true>);
-                        else run(forward_specialized_kernel<T, kD, kSplit, kRawScores, false>);
+                        allowSharedMemory(forward_specialized_kernel<T, kD, kSplit, kRawScores>, bytes);
+                        forward_specialized_kernel<T, kD, kSplit, kRawScores>
+                            <<<grid, kCtaThreads, bytes, stream>>>(mapQ, mapK, mapV, mapO, h, a);
                     };
                     // Raw dot products (scale folded into the exponent) need a positive scale and no softcap.
                     const bool raw = !(h.softcap > 0.0f) && h.scale > 0.0f;

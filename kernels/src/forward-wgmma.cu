@@ -55,7 +55,7 @@ __global__ void __launch_bounds__(kCtaThreads, 1) forward_wgmma_kernel(HeadView 
     const int warpInGroup = (tid >> 5) & 3;
     const int nb = h.rowsPadded / kTile;
     const ForwardItems items(h);
-    ItemBlockStream<> stream;
+    ItemBlockStream stream;
     stream.start(h, a, items, kAcrossItems);
     // K/V tiles of key block kb of the stream's current item.
     auto loadKeys = [&](int kb, int buf) {

@@ -269,9 +269,7 @@ struct OnlineSoftmax {
         writeOutputRows(l, out, rowBase, limit);
     }
 
-    // writeOutput with the sums l of finished rows (restartRows, then RowTotals::finish), for the
-    // 8-column fragments [kFrom, kTo) (all columns by default).
-    template <int kFrom = 0, int kTo = D / 8>
+    // writeOutput with the sums l of finished rows (restartRows, then RowTotals::finish).
     __device__ __forceinline__ void writeOutputRows(const float (&rowSum)[2], float* out, int rowBase, int limit) const {
         const int lane = threadIdx.x & 31;
 #pragma unroll
@@ -281,7 +279,7 @@ struct OnlineSoftmax {
             // The hardware reciprocal (about 1 ulp) without IEEE division's slow path.
             const float inv = rowSum[r] > 0.0f ? approxReciprocal(rowSum[r]) : 0.0f;
 #pragma unroll
-            for (int n = kFrom; n < kTo; ++n) {
+            for (int n = 0; n < D / 8; ++n) {
                 const float2 v = make_float2(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
                 *reinterpret_cast<float2*>(out + static_cast<size_t>(i) * D + 8 * n + 2 * (lane & 3)) = v;
             }

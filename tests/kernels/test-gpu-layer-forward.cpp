@@ -4,10 +4,8 @@
 // counts leave the last CTA one block). Each head is checked against the CPU reference (dense) or
 // against a double-precision softmax over the listed key blocks (block-sparse). Cases with a capped
 // grid (ATTNSCOPE_CUDA_FORWARD_CTAS) make each CTA run through several items, as block-sparse
-// launches of real lengths do, including items whose lists are empty; where the last round is
-// partial, the warp-specialized kernel can split its items into one-warpgroup units (the capped
-// cases with empty lists split units without any block). Every case runs on both Hopper forward
-// kernels (ATTNSCOPE_CUDA_FORWARD: the warp-specialized one, also with its last round split, and
+// launches of real lengths do, including items whose lists are empty and partial last rounds.
+// Every case runs on both Hopper forward kernels (ATTNSCOPE_CUDA_FORWARD: the warp-specialized and
 // the synchronous one); on other GPUs every name gives the mma.sync forward.
 #include <algorithm>
 #include <cmath>
@@ -109,7 +107,7 @@ RowReference sparseReference(const HeadTensors& h, const BlockLists& l) {
 }
 
 // The test's name, for filters that outlive a new case (compute-sanitizer in scripts/gpu-run.sh):
-// kernel_qHeads x kvHeads_T_d_causal|bidir[_wW][_cC][_empty], e.g. specialized_split_8x2_T448_d128_causal_w2_c3_empty.
+// kernel_qHeads x kvHeads_T_d_causal|bidir[_wW][_cC][_empty], e.g. specialized_8x2_T448_d128_causal_w2_c3_empty.
 std::string layerCaseName(const ::testing::TestParamInfo<std::tuple<LayerCase, std::string>>& info) {
     const LayerCase& c = std::get<0>(info.param);
     std::string kernel = std::get<1>(info.param);
@@ -213,13 +211,10 @@ INSTANTIATE_TEST_SUITE_P(Cases, GpuLayerForward,
                                            LayerCase{3, 3, 320, 128, true, 2, 2, true},   // block pairs, odd block count
                                            LayerCase{4, 2, 320, 64, true, 0, 3},          // head pairs, dense
                                            LayerCase{3, 3, 192, 128, false, 0, 2},       // block pairs, dense, bidirectional
-                                           // A partial last round, split (last-round-split.h): the two
-                                           // consumers take turns over one warpgroup's 7 key blocks
-                                           // and merge their rows.
-                                           LayerCase{4, 2, 448, 128, false, 0, 3},       // head pairs: 14 items, 1 split
-                                           LayerCase{3, 3, 448, 64, false, 0, 5}),       // block pairs: 12 items, 2 split
-                                            ::testing::Values(std::string("specialized"), std::string("specialized-split"),
-                                                              std::string("synchronous"))),
+                                           // Partial last rounds of long items (7 key blocks).
+                                           LayerCase{4, 2, 448, 128, false, 0, 3},       // head pairs: 14 items
+                                           LayerCase{3, 3, 448, 64, false, 0, 5}),       // block pairs: 12 items
+                                            ::testing::Values(std::string("specialized"), std::string("synchronous"))),
                          layerCaseName);
 
 }  // namespace
