@@ -105,10 +105,17 @@ constexpr int kConsumers = 2;""")
     # (Variants that do not clear O there get events 9 and 10 at the same point.)
     pattern = re.compile(r"(            (?:write|stage)Rows\(heldRows, finished\);\n)((?:            st\.clearOutput\(\);\n)?)"
                          r"(            heldRows = nextRows;\n            rowsToWrite = false;)")
-    if len(pattern.findall(src)) != 1:
+    # Kernels whose loop calls a writeHeldRows hand-over (a lambda defined before the trace
+    # variables) get events 9 and 10 together, right after that call: the rows staged and O cleared.
+    held = "            writeHeldRows();\n"
+    if len(pattern.findall(src)) == 1:
+        src = pattern.sub(lambda m: m.group(1) + "            " + trace("consumer", 9) + "\n" + m.group(2) +
+                          "            " + trace("consumer", 10) + "\n" + m.group(3), src)
+    elif src.count(held) == 1:
+        src = src.replace(held, held + "            " + trace("consumer", 9) + "\n            " +
+                          trace("consumer", 10) + "\n")
+    else:
         raise SystemExit(f"forward-trace.py: {path}: the loop's row write changed, update instrument()")
-    src = pattern.sub(lambda m: m.group(1) + "            " + trace("consumer", 9) + "\n" + m.group(2) +
-                      "            " + trace("consumer", 10) + "\n" + m.group(3), src)
     replace("""        namedBarrierArrive(otherTurn, kConsumerThreads);
         // The previous item's query tile""", f"""        namedBarrierArrive(otherTurn, kConsumerThreads);
         {trace("consumer", 3)}

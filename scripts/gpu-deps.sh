@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .gpu-deps/, which `run` carries to the GPU machine (it has no apt and no network):
-# GoogleTest and Google Benchmark unpacked from Debian's packages (root/), HDF5 headers (hdf5/: the
+# GoogleTest and Google Benchmark, and the header-only CLI11 and nlohmann-json that the HDF5 part's
+# configure asks for (app/), unpacked from Debian's packages (root/), HDF5 headers (hdf5/: the
 # machine has the 1.10 runtime library, libhdf5_serial.so.103) and stb (stb/) for attnscope-cli.
 # Usage: scripts/gpu-deps.sh, then run scripts/gpu-run.sh there with carry [".gpu-deps"].
 set -euo pipefail
@@ -10,7 +11,7 @@ SUDO=""
 $SUDO apt-get install -y --no-install-recommends libhdf5-dev libstb-dev >/dev/null
 mkdir -p .gpu-deps
 cd .gpu-deps
-apt-get download libgtest-dev libbenchmark-dev libbenchmark1debian >/dev/null
+apt-get download libgtest-dev libbenchmark-dev libbenchmark1debian libcli11-dev nlohmann-json3-dev >/dev/null
 for deb in *.deb; do dpkg -x "$deb" root; done
 rm -rf hdf5 stb
 mkdir -p hdf5 stb/include stb/lib/pkgconfig

@@ -19,7 +19,7 @@ steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(test bench)
 has() { for s in "${steps[@]}"; do [ "$s" = "$1" ] || [ "$s" = all ] && return 0; done; return 1; }
 
-DEPS=$PWD/.gpu-deps/root/usr/lib/x86_64-linux-gnu/cmake
+DEPS="$PWD/.gpu-deps/root/usr/lib/x86_64-linux-gnu/cmake;$PWD/.gpu-deps/root/usr/share/cmake"
 export PATH=/usr/local/cuda/bin:$PATH
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
 # The device machine's copy of .git can lag behind the working tree it runs (seen 2026-12-07), so
@@ -29,9 +29,9 @@ echo "commit: $ATTNSCOPE_COMMIT" | tee -a "$OUT/device.txt"
 
 start=$(date +%s)
 hdf5=(-DATTNSCOPE_WITH_HDF5=OFF)
-if has cli; then
+if has cli || has samples; then
     lib=$(ls /usr/lib/x86_64-linux-gnu/libhdf5_serial.so.103* 2>/dev/null | head -1)
-    [ -n "$lib" ] && [ -d .gpu-deps/hdf5/include ] || { echo "cli: needs .gpu-deps/hdf5/include and the machine's libhdf5_serial.so.103"; exit 1; }
+    [ -n "$lib" ] && [ -d .gpu-deps/hdf5/include ] || { echo "cli, samples: need .gpu-deps/hdf5/include and the machine's libhdf5_serial.so.103"; exit 1; }
     mkdir -p .gpu-deps/hdf5/lib && ln -sf "$lib" .gpu-deps/hdf5/lib/libhdf5.so
     export PKG_CONFIG_PATH=$PWD/.gpu-deps/stb/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}  # Debian's libstb-dev
     hdf5=(-DATTNSCOPE_WITH_HDF5=ON -DHDF5_ROOT="$PWD/.gpu-deps/hdf5" -DHDF5_NO_FIND_PACKAGE_CONFIG_FILE=ON
@@ -43,6 +43,7 @@ has bench && targets+=(attnscope_layer_capi bench_gpu_tile)
 has sparse && targets+=(attnscope_layer_capi)
 has overview && targets+=(bench_overview)
 has view && targets+=(bench_head_switch)
+has samples && targets+=(test_gpu_samples)
 has cli && targets+=(attnscope-cli attnscope-synthetic-capture attnscope-bench-load-layer)
 cmake --build build-gpu -j"$(nproc)" --target "${targets[@]}" >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" "$OUT/build.log" | head -40; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
@@ -51,6 +52,11 @@ status=0
 if has test; then
     # A kernel that hangs (a pipeline waiting on a barrier nobody completes) must not eat the call.
     timeout "${GPU_TEST_TIMEOUT:-420}" ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 ${GPU_TEST_FILTER:+--gtest_filter=$GPU_TEST_FILTER} 2>&1 | tee "$OUT/test.log" | tail -40
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
+if has samples; then
+    ATTNSCOPE_SAMPLES_DIR=$PWD/resources/samples timeout "${GPU_TEST_TIMEOUT:-420}" ./build-gpu/tests/kernels/test_gpu_samples \
+        --gtest_brief=1 2>&1 | tee "$OUT/test-samples.log" | tail -20
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if has sanitize; then

@@ -15,6 +15,9 @@
 #include "attnscope/backend.h"
 #include "attnscope/cpu-backend.h"
 #include "attnscope/head-tensors.h"
+#include "attnscope/layer-overview.h"
+#include "attnscope/pooled-tile.h"
+#include "attnscope/variant-evaluation.h"
 
 namespace attnscope::test {
 
@@ -68,5 +71,34 @@ template <typename A, typename B>
 // ||a - b|| / ||b|| <= tol.
 ::testing::AssertionResult normClose(const std::vector<float>& gpu, const std::vector<float>& cpu, double tol,
                                      const std::string& what);
+
+// The GPU's dense products of `head` against the CPU's: row max, LSE, entropy, output, column sums
+// and the 64x64 block grid, at `tolerance(head.storage)`.
+void expectSameStatistics(Backend& gpu, const HeadTensors& head, const std::string& label);
+
+// A tile request over queries [q0, q1) and keys [k0, k1) at w x h pixels.
+TileRequest tileRect(int q0, int q1, int k0, int k1, int w, int h, Pooling p = Pooling::Mean,
+                     TileQuantity q = TileQuantity::DenseWeight);
+
+// Rectangles of a T-token head, mean and max pooled: zoomed out, uneven pixels, unaligned, zoomed in, one pixel.
+std::vector<TileRequest> tileRequestsFor(int T);
+
+// One tile from both backends, per pixel: |gpu - cpu| <= tol * max(|cpu|, scale), where scale is the
+// dense tile's value of that pixel (the size of the weights that entered it: a signed difference or
+// a dropped mass can be far smaller than its terms) and a tiny fraction of the tile's largest value.
+void expectSameTile(Backend& gpu, const HeadTensors& head, const HeadStatistics& dense, const TileRequest& r,
+                    const VariantPlan* plan, const VariantEvaluation* eval);
+
+// evaluateVariant of both backends: kept counts, normalizers, output and every metric.
+void expectSameEvaluation(const VariantEvaluation& gpu, const VariantEvaluation& cpu, double tol);
+
+// An overview mask recipe in one line: label, keep all, sink tokens, window, top-k, gate block and top-k.
+OverviewMask overviewRecipe(std::string label, bool keepAll, int sinks, int window, int topK, int gateBlock,
+                            int gateTopK);
+
+// computeLayerOverview of both backends, head by head: sink mass, mean entropy, visible cells, and
+// per mask kept cells (equal) and recall.
+void expectSameOverview(const std::vector<HeadOverview>& gpu, const std::vector<HeadOverview>& cpu,
+                        const std::vector<OverviewMask>& masks, double tol);
 
 }  // namespace attnscope::test

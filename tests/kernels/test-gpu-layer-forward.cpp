@@ -8,17 +8,11 @@
 // Every case runs on both Hopper forward kernels (ATTNSCOPE_CUDA_FORWARD: the warp-specialized and
 // the synchronous one); on other GPUs every name gives the mma.sync forward.
 #include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <tuple>
 
-#include "attnscope/cuda-layer.h"
-#include "cuda-check.h"
-#include "kernel-test-support.h"
+#include "layer-forward-support.h"
 
 namespace attnscope::test {
 namespace {
@@ -37,73 +31,6 @@ void PrintTo(const LayerCase& c, std::ostream* os) {
         << (c.causal ? " causal" : " bidir");
     if (c.windowBlocks > 0) *os << " sink+" << c.windowBlocks << " blocks" << (c.emptyLists ? " (empty lists)" : "");
     if (c.ctas > 0) *os << " ctas=" << c.ctas;
-}
-
-// bf16 bits of values that bf16 holds exactly (makeHead's fp16/bf16 values).
-std::vector<uint16_t> toBf16(const std::vector<float>& x) {
-    std::vector<uint16_t> out(x.size());
-    for (size_t i = 0; i < x.size(); ++i) {
-        uint32_t bits;
-        std::memcpy(&bits, &x[i], sizeof bits);
-        out[i] = static_cast<uint16_t>(bits >> 16);
-    }
-    return out;
-}
-
-struct BlockLists {
-    std::vector<int> offsets{0}, blocks;
-};
-
-BlockLists sinkWindowLists(int nb, int windowBlocks, bool emptyLists) {
-    BlockLists l;
-    for (int qb = 0; qb < nb; ++qb) {
-        if (!emptyLists || qb % 3 != 1) {
-            l.blocks.push_back(0);
-            for (int kb = std::max(1, qb - windowBlocks + 1); kb <= qb; ++kb) l.blocks.push_back(kb);
-        }
-        l.offsets.push_back(static_cast<int>(l.blocks.size()));
-    }
-    return l;
-}
-
-// Softmax over the visible keys of the listed blocks, in double: what the block-sparse forward
-// computes for one head. A row with no key: output 0, max and LSE -inf, entropy 0.
-struct RowReference {
-    std::vector<double> lse, entropy;
-    std::vector<float> rowMax, output;
-};
-RowReference sparseReference(const HeadTensors& h, const BlockLists& l) {
-    const int T = h.seqLen, D = h.headDim;
-    RowReference r;
-    r.lse.resize(T);
-    r.entropy.resize(T);
-    r.rowMax.resize(T);
-    r.output.assign(static_cast<size_t>(T) * D, 0.0f);
-    for (int i = 0; i < T; ++i) {
-        std::vector<std::pair<int, double>> logits;
-        const int qb = i / 64;
-        for (int e = l.offsets[qb]; e < l.offsets[qb + 1]; ++e)
-            for (int j = l.blocks[e] * 64; j < l.blocks[e] * 64 + 64 && j < T; ++j) {
-                if (h.config.causal && j > i) continue;
-                double dot = 0.0;
-                for (int c = 0; c < D; ++c) dot += static_cast<double>(h.queryRow(i)[c]) * h.keyRow(j)[c];
-                logits.emplace_back(j, dot * h.config.softmaxScale);
-            }
-        double m = -INFINITY;
-        for (const auto& [j, s] : logits) m = std::max(m, s);
-        double z = 0.0, zs = 0.0;
-        for (const auto& [j, s] : logits) {
-            z += std::exp(s - m);
-            zs += std::exp(s - m) * (s - m);
-        }
-        r.rowMax[i] = static_cast<float>(m);
-        r.lse[i] = logits.empty() ? -INFINITY : m + std::log(z);
-        r.entropy[i] = logits.empty() ? 0.0 : std::log(z) - zs / z;
-        for (const auto& [j, s] : logits)
-            for (int c = 0; c < D; ++c)
-                r.output[static_cast<size_t>(i) * D + c] += static_cast<float>(std::exp(s - r.lse[i]) * h.valueRow(j)[c]);
-    }
-    return r;
 }
 
 // The test's name, for filters that outlive a new case (compute-sanitizer in scripts/gpu-run.sh):
@@ -126,76 +53,18 @@ TEST_P(GpuLayerForward, EveryHeadMatchesReference) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
     const LayerCase c = std::get<0>(GetParam());
     const ScopedEnv kernel("ATTNSCOPE_CUDA_FORWARD", std::get<1>(GetParam()));
-    const int T = c.seqLen, D = c.headDim, group = c.qHeads / c.kvHeads;
-    const size_t headSize = static_cast<size_t>(T) * D;
+    const int group = c.qHeads / c.kvHeads;
     std::vector<HeadTensors> heads;
-    std::vector<float> q, k, v;
     for (int kv = 0; kv < c.kvHeads; ++kv) {
-        const HeadTensors base = makeHead(makeCase(T, D, StorageType::BFloat16, c.causal, 0, 0.0f, 100 + kv));
-        k.insert(k.end(), base.k.begin(), base.k.end());
-        v.insert(v.end(), base.v.begin(), base.v.end());
+        const HeadTensors base = makeHead(makeCase(c.seqLen, c.headDim, StorageType::BFloat16, c.causal, 0, 0.0f, 100 + kv));
         for (int g = 0; g < group; ++g) heads.push_back(withNewQueries(base, 200 + kv * group + g));
     }
-    for (const HeadTensors& h : heads) q.insert(q.end(), h.q.begin(), h.q.end());
-
-    cuda::DeviceBuffer<uint16_t> dq(q.size(), "test q"), dk(k.size(), "test k"), dv(v.size(), "test v");
-    dq.upload(toBf16(q).data(), q.size());
-    dk.upload(toBf16(k).data(), k.size());
-    dv.upload(toBf16(v).data(), v.size());
-    const size_t rows = static_cast<size_t>(c.qHeads) * T;
-    cuda::DeviceBuffer<float> out(rows * D, "test out"), rowMax(rows, "test max"), rowLse(rows, "test lse"),
-        rowEntropy(rows, "test entropy");
-    // NaN everywhere first: a row the launch does not write fails the comparison.
-    const std::vector<float> nans(rows * D, NAN);
-    for (cuda::DeviceBuffer<float>* b : {&out, &rowMax, &rowLse, &rowEntropy}) b->upload(nans.data(), b == &out ? rows * D : rows);
-    const BlockLists lists = c.windowBlocks > 0 ? sinkWindowLists(T / 64, c.windowBlocks, c.emptyLists) : BlockLists{};
-    cuda::DeviceBuffer<int> offsets(lists.offsets.size(), "test offsets"), blocks(lists.blocks.size(), "test blocks");
-    if (c.windowBlocks > 0) {
-        offsets.upload(lists.offsets.data(), lists.offsets.size());
-        blocks.upload(lists.blocks.data(), lists.blocks.size());
-    }
-    cuda::LayerShape shape;
-    shape.qHeads = c.qHeads;
-    shape.kvHeads = c.kvHeads;
-    shape.seqLen = T;
-    shape.headDim = D;
-    shape.causal = c.causal;
-    {
-        std::optional<ScopedEnv> cap;
-        if (c.ctas > 0) cap.emplace("ATTNSCOPE_CUDA_FORWARD_CTAS", std::to_string(c.ctas));
-        cuda::layerForward(shape, cuda::LayerDType::BFloat16, dq.get(), dk.get(), dv.get(), out.get(), rowMax.get(),
-                           rowLse.get(), rowEntropy.get(), true, c.windowBlocks > 0 ? offsets.get() : nullptr,
-                           c.windowBlocks > 0 ? blocks.get() : nullptr, nullptr);
-    }
-    std::vector<float> gOut(rows * D), gMax(rows), gLse(rows), gEntropy(rows);
-    out.download(gOut.data(), gOut.size());
-    rowMax.download(gMax.data(), gMax.size());
-    rowLse.download(gLse.data(), gLse.size());
-    rowEntropy.download(gEntropy.data(), gEntropy.size());
-
-    const double tol = tolerance(StorageType::BFloat16);
-    for (int hd = 0; hd < c.qHeads; ++hd) {
-        SCOPED_TRACE("query head " + std::to_string(hd) + " (K/V head " + std::to_string(hd / group) + ")");
-        auto slice = [&](const std::vector<float>& x, size_t n) {
-            return std::vector<float>(x.begin() + hd * n, x.begin() + (hd + 1) * n);
-        };
-        auto rowsOf = [&](const std::vector<float>& x) {
-            return std::vector<double>(x.begin() + hd * T, x.begin() + (hd + 1) * T);
-        };
-        if (c.windowBlocks > 0) {
-            const RowReference r = sparseReference(heads[hd], lists);
-            EXPECT_TRUE(allClose(rowsOf(gLse), r.lse, tol, 1.0, "rowLse"));
-            EXPECT_TRUE(allClose(slice(gMax, T), r.rowMax, tol, 1.0, "rowMax"));
-            EXPECT_TRUE(allClose(rowsOf(gEntropy), r.entropy, tol, 1.0, "rowEntropy"));
-            EXPECT_TRUE(normClose(slice(gOut, headSize), r.output, tol, "output"));
-        } else {
-            const HeadStatistics r = cpuBackend().computeStatistics(heads[hd], {true, false, false});
-            EXPECT_TRUE(allClose(rowsOf(gLse), r.rowLse, tol, 1.0, "rowLse"));
-            EXPECT_TRUE(allClose(slice(gMax, T), r.rowMax, tol, 1.0, "rowMax"));
-            EXPECT_TRUE(allClose(rowsOf(gEntropy), r.rowEntropy, tol, 1.0, "rowEntropy"));
-            EXPECT_TRUE(normClose(slice(gOut, headSize), r.output, tol, "output"));
-        }
-    }
+    const BlockLists lists = sinkWindowLists(c.seqLen / 64, c.windowBlocks, c.emptyLists);
+    const BlockLists* sparse = c.windowBlocks > 0 ? &lists : nullptr;
+    std::optional<ScopedEnv> cap;
+    if (c.ctas > 0) cap.emplace("ATTNSCOPE_CUDA_FORWARD_CTAS", std::to_string(c.ctas));
+    const LayerForwardRows g = runLayerForward(heads, c.kvHeads, cuda::LayerDType::BFloat16, sparse);
+    expectLayerMatchesReference(g, heads, c.kvHeads, sparse, tolerance(StorageType::BFloat16));
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, GpuLayerForward,

@@ -34,29 +34,17 @@ LayerTensors layerFor(const HeadCase& c) {
     return layer;
 }
 
-OverviewMask recipe(std::string label, bool keepAll, int sinks, int window, int topK, int gateBlock, int gateTopK) {
-    OverviewMask m;
-    m.label = std::move(label);
-    m.keepAll = keepAll;
-    m.sinkTokens = sinks;
-    m.windowSize = window;
-    m.topK = topK;
-    m.gateBlock = gateBlock;
-    m.gateTopK = gateTopK;
-    return m;
-}
-
 std::vector<OverviewMask> recipes(int T, bool withTopK) {
     //                                  label            all  sinks window topK   gate block/topk
-    std::vector<OverviewMask> m = {recipe("dense", true, 0, 0, 0, 0, 0),
-                                   recipe("window", false, 0, 37, 0, 0, 0),
-                                   recipe("streaming", false, 4, 16, 0, 0, 0),
-                                   recipe("moba64", false, 0, 0, 0, 64, 2),
-                                   recipe("moba16+window", false, 0, 8, 0, 16, 3)};
+    std::vector<OverviewMask> m = {overviewRecipe("dense", true, 0, 0, 0, 0, 0),
+                                   overviewRecipe("window", false, 0, 37, 0, 0, 0),
+                                   overviewRecipe("streaming", false, 4, 16, 0, 0, 0),
+                                   overviewRecipe("moba64", false, 0, 0, 0, 64, 2),
+                                   overviewRecipe("moba16+window", false, 0, 8, 0, 16, 3)};
     if (withTopK) {
-        m.push_back(recipe("top20", false, 0, 0, 20, 0, 0));
-        m.push_back(recipe("top5+sinks", false, 2, 0, 5, 0, 0));
-        m.push_back(recipe("topT", false, 0, 0, T + 5, 0, 0));  // covers every row: keeps everything
+        m.push_back(overviewRecipe("top20", false, 0, 0, 20, 0, 0));
+        m.push_back(overviewRecipe("top5+sinks", false, 2, 0, 5, 0, 0));
+        m.push_back(overviewRecipe("topT", false, 0, 0, T + 5, 0, 0));  // covers every row: keeps everything
     }
     return m;
 }
@@ -65,8 +53,8 @@ std::vector<OverviewMask> recipes(int T, bool withTopK) {
 // warp (the metrics pass decides those tiles per warp, not per row); a second pass of the test, as
 // the layer kernel takes at most kMaxOverviewMasks masks at once.
 std::vector<OverviewMask> wideRecipes() {
-    return {recipe("sinks70+window150", false, 70, 150, 0, 0, 0), recipe("window300", false, 0, 300, 0, 0, 0),
-            recipe("sinks130", false, 130, 0, 0, 0, 0)};
+    return {overviewRecipe("sinks70+window150", false, 70, 150, 0, 0, 0), overviewRecipe("window300", false, 0, 300, 0, 0, 0),
+            overviewRecipe("sinks130", false, 130, 0, 0, 0, 0)};
 }
 
 class GpuOverview : public ::testing::TestWithParam<HeadCase> {};
@@ -81,20 +69,7 @@ TEST_P(GpuOverview, LayerMatchesCpuReference) {
     for (const std::vector<OverviewMask>& masks : {recipes(hc.seqLen, hc.storage != StorageType::Float32), wideRecipes()}) {
         const std::vector<HeadOverview> c = cpuBackend().computeLayerOverview(layer, masks);
         const std::vector<HeadOverview> g = gpu->computeLayerOverview(layer, masks);
-        ASSERT_EQ(g.size(), c.size());
-        const double tol = tolerance(hc.storage);
-        for (size_t h = 0; h < c.size(); ++h) {
-            SCOPED_TRACE("head " + std::to_string(h));
-            EXPECT_NEAR(g[h].sinkMass, c[h].sinkMass, tol * std::max(c[h].sinkMass, 1e-3));
-            EXPECT_NEAR(g[h].meanEntropy, c[h].meanEntropy, tol * std::max(c[h].meanEntropy, 1.0));
-            EXPECT_EQ(g[h].visibleCells, c[h].visibleCells);
-            ASSERT_EQ(g[h].recall.size(), masks.size());
-            for (size_t m = 0; m < masks.size(); ++m) {
-                SCOPED_TRACE(masks[m].label);
-                EXPECT_EQ(g[h].keptCells[m], c[h].keptCells[m]);
-                EXPECT_NEAR(g[h].recall[m], c[h].recall[m], tol * c[h].recall[m]);
-            }
-        }
+        expectSameOverview(g, c, masks, tolerance(hc.storage));
     }
 }
 
@@ -119,8 +94,8 @@ TEST(GpuOverviewSelection, RowsBeyondTheHistogramMatchCpuReference) {
             layer.q[(static_cast<size_t>(T) + i) * d + c] = (i % 3) ? 1.0f : 2.0f;  // head 1: 4 or 8 per level
             layer.k[static_cast<size_t>(i) * d + c] = static_cast<float>(i % 50);
         }
-    const std::vector<OverviewMask> masks = {recipe("dense", true, 0, 0, 0, 0, 0), recipe("top400", false, 0, 0, 400, 0, 0),
-                                             recipe("top400+sinks", false, 0, 0, 400, 0, 0)};
+    const std::vector<OverviewMask> masks = {overviewRecipe("dense", true, 0, 0, 0, 0, 0), overviewRecipe("top400", false, 0, 0, 400, 0, 0),
+                                             overviewRecipe("top400+sinks", false, 0, 0, 400, 0, 0)};
     std::vector<OverviewMask> withSinks = masks;
     withSinks[2].sinkTokens = 3;
     const std::vector<HeadOverview> c = cpuBackend().computeLayerOverview(layer, withSinks);

@@ -10,22 +10,6 @@ namespace {
 
 class GpuStatistics : public ::testing::TestWithParam<HeadCase> {};
 
-void expectSameStatistics(Backend& gpu, const HeadTensors& head, const std::string& label) {
-    const double tol = tolerance(head.storage);
-    const HeadStatistics c = cpuBackend().computeStatistics(head, {});
-    const HeadStatistics g = gpu.computeStatistics(head, {});
-    SCOPED_TRACE(label);
-    EXPECT_TRUE(allClose(g.rowMax, c.rowMax, tol, 1.0, "rowMax"));
-    EXPECT_TRUE(allClose(g.rowLse, c.rowLse, tol, 1.0, "rowLse"));
-    EXPECT_TRUE(allClose(g.rowEntropy, c.rowEntropy, tol, 1.0, "rowEntropy"));
-    EXPECT_TRUE(normClose(g.output, c.output, tol, "output"));
-    EXPECT_TRUE(allClose(g.columnSums, c.columnSums, tol, 1e-12, "columnSums"));
-    ASSERT_EQ(g.blocks.rows, c.blocks.rows);
-    ASSERT_EQ(g.blocks.cols, c.blocks.cols);
-    EXPECT_TRUE(allClose(g.blocks.sum, c.blocks.sum, tol, 1e-12, "block sums"));
-    EXPECT_TRUE(allClose(g.blocks.max, c.blocks.max, tol, 1e-12, "block maxima"));
-}
-
 TEST_P(GpuStatistics, MatchesCpuReference) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
     const HeadCase& c = GetParam();

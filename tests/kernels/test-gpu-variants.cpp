@@ -64,19 +64,7 @@ TEST_P(GpuVariants, EvaluationMatchesCpuReference) {
         SCOPED_TRACE(name);
         const VariantEvaluation c = cpuBackend().evaluateVariant(head, dense, plan);
         const VariantEvaluation g = gpu->evaluateVariant(head, dense, plan);
-        EXPECT_EQ(g.keptPerRow, c.keptPerRow);
-        EXPECT_TRUE(allClose(g.rowNormalizer, c.rowNormalizer, tol, 1.0, "row normalizers"));
-        EXPECT_TRUE(normClose(g.output, c.output, tol, "output"));
-        const VariantMetrics& gm = g.metrics;
-        const VariantMetrics& cm = c.metrics;
-        EXPECT_EQ(gm.keptCells, cm.keptCells);
-        EXPECT_EQ(gm.visibleCells, cm.visibleCells);
-        EXPECT_DOUBLE_EQ(gm.density, cm.density);
-        EXPECT_NEAR(gm.recall, cm.recall, tol * cm.recall);
-        EXPECT_NEAR(gm.oracleRecall, cm.oracleRecall, tol * cm.oracleRecall);
-        EXPECT_NEAR(gm.oracleJaccard, cm.oracleJaccard, tol * cm.oracleJaccard);
-        // outputError is itself a relative error: compare in absolute terms.
-        EXPECT_NEAR(gm.outputError, cm.outputError, tol);
+        expectSameEvaluation(g, c, tol);
     }
 }
 
