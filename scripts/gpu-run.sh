@@ -60,13 +60,14 @@ if has samples; then
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if has sanitize; then
-    # memcheck over the whole suite (small shapes); racecheck over one case of each kernel family.
+    # memcheck over the whole suite (small shapes); racecheck over one case of each kernel family
+    # (scripts/gpu-racecheck-cases.txt: one GoogleTest filter, shared with gpu-prebuilt.sh).
     # (the out-of-memory test is left out: its failing cudaMalloc is reported as an API error by design)
     compute-sanitizer --tool memcheck --error-exitcode 9 ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 \
         --gtest_filter='-*OutOfMemory*' \
         >"$OUT/sanitize-memcheck.log" 2>&1; echo "memcheck exit $?"; grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/sanitize-memcheck.log" | tail -8
     compute-sanitizer --tool racecheck --error-exitcode 9 ./build-gpu/tests/kernels/test_kernels --gtest_brief=1 \
-        --gtest_filter='Cases/GpuStatistics.MatchesCpuReference/3:Cases/GpuLayerForward.EveryHeadMatchesReference/specialized_8x2_T448_d128_causal_w2:Cases/GpuLayerForward.EveryHeadMatchesReference/specialized_8x2_T448_d128_causal_w2_c3_empty:Cases/GpuLayerForward.EveryHeadMatchesReference/synchronous_8x2_T448_d128_causal_w2_c3_empty:Cases/GpuLayerForward.EveryHeadMatchesReference/specialized_3x3_T320_d128_causal_w2_c2_empty:Cases/GpuLayerForward.EveryHeadMatchesReference/specialized_4x2_T448_d128_bidir_c3:Cases/GpuLayerForward.EveryHeadMatchesReference/specialized_3x3_T448_d64_bidir_c5:Cases/GpuTiles.DenseMatchesCpuReference/1:Cases/GpuTopK.ThresholdsMatchCpuReference/1:Cases/GpuVariants.EvaluationMatchesCpuReference/2' \
+        --gtest_filter="$(cat scripts/gpu-racecheck-cases.txt)" \
         >"$OUT/sanitize-racecheck.log" 2>&1; echo "racecheck exit $?"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|hazard" "$OUT/sanitize-racecheck.log" | tail -5
 fi
 if has bench; then
