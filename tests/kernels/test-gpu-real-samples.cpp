@@ -47,15 +47,20 @@ std::vector<std::string> sampleFiles() {
 
 std::string sampleName(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
-// The heads a capture keeps /reference values for: its interesting ones (chosen when it was made).
-std::vector<std::pair<int, int>> referenceHeads(const CaptureReader& reader) {
-    std::vector<std::pair<int, int>> heads;
-    for (const ReferenceHeadInfo& r : reader.info().references) heads.emplace_back(r.layer, r.queryHead);
-    return heads;
-}
-
 std::string headLabel(const std::string& sample, int layer, int head) {
     return sample + " layer " + std::to_string(layer) + " head " + std::to_string(head);
+}
+
+// Runs check(head, dense) on every head the capture keeps /reference values for (its interesting
+// ones, chosen when it was made: sinks, induction, previous token...), dense = the CPU's statistics.
+template <typename Check>
+void forEachReferenceHead(const std::string& path, Check check) {
+    const CaptureReader reader = CaptureReader::open(path);
+    for (const ReferenceHeadInfo& r : reader.info().references) {
+        SCOPED_TRACE(headLabel(sampleName(path), r.layer, r.queryHead));
+        const HeadTensors head = reader.loadHead(r.layer, r.queryHead);
+        check(head, cpuBackend().computeStatistics(head, {}));
+    }
 }
 
 // Each backend's own top-k plan (see the top of the file); the other parts as given.
@@ -121,11 +126,7 @@ TEST_P(GpuRealSample, EveryHeadsStatisticsMatchCpuReference) {
 
 TEST_P(GpuRealSample, ReferenceHeadsTilesMatchCpuReference) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
-    const CaptureReader reader = CaptureReader::open(GetParam());
-    for (const auto& [l, h] : referenceHeads(reader)) {
-        SCOPED_TRACE(headLabel(sampleName(GetParam()), l, h));
-        const HeadTensors head = reader.loadHead(l, h);
-        const HeadStatistics dense = cpuBackend().computeStatistics(head, {});
+    forEachReferenceHead(GetParam(), [&](const HeadTensors& head, const HeadStatistics& dense) {
         for (const TileRequest& r : tileRequestsFor(head.seqLen)) expectSameTile(*gpu, head, dense, r, nullptr, nullptr);
         // Variant quantities of masks that do not depend on a top-k threshold (see the top of the file).
         for (const NamedPlan& p : plansFor(head.seqLen)) {
@@ -140,16 +141,12 @@ TEST_P(GpuRealSample, ReferenceHeadsTilesMatchCpuReference) {
                     expectSameTile(*gpu, head, dense, r, &p.plan, &eval);
                 }
         }
-    }
+    });
 }
 
 TEST_P(GpuRealSample, ReferenceHeadsVariantsMatchCpuReference) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
-    const CaptureReader reader = CaptureReader::open(GetParam());
-    for (const auto& [l, h] : referenceHeads(reader)) {
-        SCOPED_TRACE(headLabel(sampleName(GetParam()), l, h));
-        const HeadTensors head = reader.loadHead(l, h);
-        const HeadStatistics dense = cpuBackend().computeStatistics(head, {});
+    forEachReferenceHead(GetParam(), [&](const HeadTensors& head, const HeadStatistics& dense) {
         const double tol = tolerance(head.storage);
         for (const NamedPlan& p : plansFor(head.seqLen)) {
             SCOPED_TRACE(p.name);
@@ -158,17 +155,13 @@ TEST_P(GpuRealSample, ReferenceHeadsVariantsMatchCpuReference) {
             expectSameEvaluation(gpu->evaluateVariant(head, dense, gpuPlan), cpuBackend().evaluateVariant(head, dense, cpuPlan),
                                  tol);
         }
-    }
+    });
 }
 
 TEST_P(GpuRealSample, ReferenceHeadsTopKMatchCpuReference) {
     ATTNSCOPE_REQUIRE_GPU(gpu);
-    const CaptureReader reader = CaptureReader::open(GetParam());
-    for (const auto& [l, h] : referenceHeads(reader)) {
-        SCOPED_TRACE(headLabel(sampleName(GetParam()), l, h));
-        const HeadTensors head = reader.loadHead(l, h);
+    forEachReferenceHead(GetParam(), [&](const HeadTensors& head, const HeadStatistics& dense) {
         const int T = head.seqLen;
-        const HeadStatistics dense = cpuBackend().computeStatistics(head, {});
         const double tol = tolerance(head.storage);
         for (int k : {1, 5, 32}) {
             const RowTopK c = cpuBackend().computeRowTopK(head, dense, k);
@@ -199,7 +192,7 @@ TEST_P(GpuRealSample, ReferenceHeadsTopKMatchCpuReference) {
             keyMismatches += g[i].thresholdKey != c[i].thresholdKey;
         }
         EXPECT_LE(keyMismatches, T / 100);
-    }
+    });
 }
 
 TEST_P(GpuRealSample, EveryLayersOverviewMatchesCpuReference) {
