@@ -235,6 +235,19 @@ def summary(dirs):
             print(f"== {d} {name}: {ghz:.2f} GHz, block period median {np.median(period):.0f} cycles")
             print("   plain block: data %.0f, turn %.0f, issue %.0f, scores %.0f, softmax %.0f, pack %.0f cycles" %
                   tuple(phase(a, b, plain) for a, b in ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6))))
+            if (first & done).any():
+                print("   an item's first block: data %.0f, turn %.0f, issue %.0f, scores %.0f, softmax %.0f, pack %.0f cycles" %
+                      tuple(phase(a, b, first & done) for a, b in ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6))))
+                # Periods (loop top to the next loop top) by the block's place in its item: where an
+                # item's time beyond its plain blocks goes (the last block is sink + w's diagonal).
+                per = np.diff(ev[..., 0], axis=-1)
+                measured = done[..., :-1] & done[..., 1:]
+                last_of_item = np.zeros_like(first)
+                last_of_item[..., :-1] = first[..., 1:]
+                by_kind = lambda mask: float(np.median(per[mask[..., :-1] & measured])) if (mask[..., :-1] & measured).any() else float("nan")
+                print("   block period by place: item's first %.0f, row-writing %.0f, plain %.0f, item's last %.0f cycles" %
+                      (by_kind(first), by_kind(writes & ~first), by_kind(plain & ~last_of_item),
+                       by_kind(last_of_item & ~first & ~writes)))
             if writes.any():
                 print("   row-writing block: issue window %.0f (plain %.0f); inside: scores %.0f, rows %.0f, clear %.0f, "
                       "P V issue %.0f cycles" % (phase(2, 3, writes), phase(2, 3, plain), phase(2, 8, writes),

@@ -7,12 +7,13 @@
 #        configures and builds three trees (ignored by git) with the preset gpu-compute, GoogleTest
 #        from .gpu-deps (scripts/gpu-deps.sh), and packs into .prebuilt/ (ignored by git):
 #          test_kernels       every head dim (build-prebuilt-all)
-#          test_gpu_samples   head dim 32, the bundled captures' (build-prebuilt-samples, with the
+#          test_gpu_samples   head dims 32 (the bundled captures') and 64, 128 (the same heads
+#                             zero-padded, for the Hopper kernels) (build-prebuilt-samples, with the
 #                             HDF5 part: it runs against the GPU machine's libhdf5_serial.so.103)
 #          libattnscope_layer_capi.so, bench_gpu_tile   head dim 128, the benchmarks' Llama-3-8B
 #                             shapes (build-prebuilt-bench)
 #        and .prebuilt/COMMIT (the commit they were built from, "+dirty" with local changes).
-#        About 35 MB compressed: with the working tree under run's 64 MiB carry limit.
+#        About 45 MB compressed: with the working tree (20 MB) just under run's 64 MiB carry limit.
 #        Kernel experiments: every .ab/LABEL tree (scripts/gpu-ab.sh prepare; scripts/gpu-trace.sh
 #        prepare for .ab/trace-LABEL) also gets its head dim 128 library, .prebuilt/ab-LABEL.so
 #        (about 3 MB each). `build ab` rebuilds only those and the bench tree, keeping the suite's
@@ -48,7 +49,7 @@ build)
     else
         rm -rf .prebuilt && mkdir -p .prebuilt
         build build-prebuilt-all "32;48;64;80;96;112;128" OFF test_kernels
-        build build-prebuilt-samples 32 ON test_gpu_samples
+        build build-prebuilt-samples "32;64;128" ON test_gpu_samples
         pack build-prebuilt-all/tests/kernels/test_kernels test_kernels
         pack build-prebuilt-samples/tests/kernels/test_gpu_samples test_gpu_samples
     fi

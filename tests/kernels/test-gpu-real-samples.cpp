@@ -9,6 +9,9 @@
 // * every layer: the whole-layer overview (sink mass, entropy, kept cells and recall per recipe);
 // * the layer-level forward, dense and block-sparse (sink + window lists), on the captures whose
 //   length is a multiple of 64.
+// The captures' heads have d = 32, and the Hopper (wgmma) kernels take head dims that are multiples
+// of 64: the forward, statistics and layer checks also run on the same activations zero-padded to
+// d = 64 and 128 (softmax scale kept: every logit, weight and output column is unchanged).
 // Real activations do not give exactly representable logits: the CPU and the GPU sum a dot product in
 // another order, so a key whose logit equals a row's top-k threshold on one backend can fall a last
 // bit below it on the other. Top-k masks therefore use each backend's own thresholds (both keep the
@@ -16,6 +19,7 @@
 //
 // Sample paths are compiled in (ATTNSCOPE_SAMPLE_LIST); ATTNSCOPE_SAMPLES_DIR points the test at
 // another copy of resources/samples (the GPU machine runs a copy of the tree elsewhere).
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -50,6 +54,28 @@ std::string sampleName(const std::string& path) { return std::filesystem::path(p
 std::string headLabel(const std::string& sample, int layer, int head) {
     return sample + " layer " + std::to_string(layer) + " head " + std::to_string(head);
 }
+
+// The head with q, k and v zero-padded to d columns, its softmax scale kept.
+HeadTensors zeroPadded(const HeadTensors& h, int d) {
+    if (d <= h.headDim) return h;
+    HeadTensors p = h;
+    p.headDim = p.valueDim = d;
+    auto pad = [&](const std::vector<float>& x, int width) {
+        std::vector<float> out(static_cast<size_t>(h.seqLen) * d, 0.0f);
+        for (int i = 0; i < h.seqLen; ++i)
+            std::copy_n(x.begin() + static_cast<size_t>(i) * width, width, out.begin() + static_cast<size_t>(i) * d);
+        return out;
+    };
+    p.q = pad(h.q, h.headDim);
+    p.k = pad(h.k, h.headDim);
+    p.v = pad(h.v, h.valueDim);
+    return p;
+}
+
+// Native, then zero-padded to the Hopper kernels' 64 and 128.
+constexpr int kPaddedDims[] = {0, 64, 128};
+
+std::string dimLabel(int d) { return d == 0 ? "native head dim" : "zero-padded to d = " + std::to_string(d); }
 
 // Runs check(head, dense) on every head the capture keeps /reference values for (its interesting
 // ones, chosen when it was made: sinks, induction, previous token...), dense = the CPU's statistics.
@@ -120,8 +146,11 @@ TEST_P(GpuRealSample, EveryHeadsStatisticsMatchCpuReference) {
     const CaptureReader reader = CaptureReader::open(GetParam());
     const CaptureInfo& info = reader.info();
     for (int l = 0; l < info.numLayers; ++l)
-        for (int h = 0; h < info.numQueryHeads; ++h)
-            expectSameStatistics(*gpu, reader.loadHead(l, h), headLabel(sampleName(GetParam()), l, h));
+        for (int h = 0; h < info.numQueryHeads; ++h) {
+            const HeadTensors head = reader.loadHead(l, h);
+            for (int d : kPaddedDims)
+                expectSameStatistics(*gpu, zeroPadded(head, d), headLabel(sampleName(GetParam()), l, h) + ", " + dimLabel(d));
+        }
 }
 
 TEST_P(GpuRealSample, ReferenceHeadsTilesMatchCpuReference) {
@@ -222,12 +251,15 @@ TEST_P(GpuRealSample, EveryLayersForwardMatchesReference) {
     for (int l = 0; l < info.numLayers; ++l) {
         SCOPED_TRACE(sampleName(GetParam()) + " layer " + std::to_string(l));
         const LayerTensors layer = reader.loadLayer(l);
-        std::vector<HeadTensors> heads;
-        for (int h = 0; h < layer.qHeads; ++h) heads.push_back(layer.head(h));
-        for (const BlockLists* sparse : {static_cast<const BlockLists*>(nullptr), &lists}) {
-            SCOPED_TRACE(sparse ? "block-sparse, sink + 4 blocks" : "dense");
-            const LayerForwardRows g = runLayerForward(heads, layer.kvHeads, cuda::LayerDType::Float16, sparse);
-            expectLayerMatchesReference(g, heads, layer.kvHeads, sparse, tolerance(layer.storage));
+        for (int d : kPaddedDims) {
+            SCOPED_TRACE(dimLabel(d));
+            std::vector<HeadTensors> heads;
+            for (int h = 0; h < layer.qHeads; ++h) heads.push_back(zeroPadded(layer.head(h), d));
+            for (const BlockLists* sparse : {static_cast<const BlockLists*>(nullptr), &lists}) {
+                SCOPED_TRACE(sparse ? "block-sparse, sink + 4 blocks" : "dense");
+                const LayerForwardRows g = runLayerForward(heads, layer.kvHeads, cuda::LayerDType::Float16, sparse);
+                expectLayerMatchesReference(g, heads, layer.kvHeads, sparse, tolerance(layer.storage));
+            }
         }
     }
 }
