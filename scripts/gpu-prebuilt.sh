@@ -13,10 +13,11 @@
 #          libattnscope_layer_capi.so, bench_gpu_tile   head dim 128, the benchmarks' Llama-3-8B
 #                             shapes (build-prebuilt-bench)
 #        and .prebuilt/COMMIT (the commit they were built from, "+dirty" with local changes).
-#        About 45 MB compressed: with the working tree (20 MB) just under run's 64 MiB carry limit.
+#        SASS for compute capability 9.0 only (H100, H200; no PTX): about 25 MB compressed, which
+#        leaves room under run's 64 MiB carry limit beside the working tree (20 MB) and .ab libraries.
 #        Kernel experiments: every .ab/LABEL tree (scripts/gpu-ab.sh prepare; scripts/gpu-trace.sh
 #        prepare for .ab/trace-LABEL) also gets its head dim 128 library, .prebuilt/ab-LABEL.so
-#        (about 3 MB each). `build ab` rebuilds only those and the bench tree, keeping the suite's
+#        (about 1.5 MB each). `build ab` rebuilds only those and the bench tree, keeping the suite's
 #        binaries already in .prebuilt (a quick A/B call: run ab, without the suite's steps).
 # There: scripts/gpu-prebuilt.sh run [test] [samples] [sanitize] [sparse] [bench] [ab] [trace]
 #        (default: the first five) with carry [".prebuilt"]: unpacks and runs the named steps, as
@@ -38,8 +39,10 @@ build)
         local tree=$1 dims=$2 hdf5=$3; shift 3
         echo "$tree: head dims $dims, targets $*"
         mkdir -p "$tree"
+        # SASS only, no PTX (half the compressed size): the binaries run on compute capability 9.0.
         cmake --preset gpu-compute -B "$tree" -DCMAKE_PREFIX_PATH="$deps" -DATTNSCOPE_CUDA_HEAD_DIMS="$dims" \
-            -DATTNSCOPE_WITH_HDF5="$hdf5" >"$tree/prebuilt-configure.log" 2>&1 || { tail -20 "$tree/prebuilt-configure.log"; exit 1; }
+            -DATTNSCOPE_WITH_HDF5="$hdf5" -DCMAKE_CUDA_ARCHITECTURES=90-real -DATTNSCOPE_CUDA_SM90A_ARCHITECTURES=90a-real \
+            >"$tree/prebuilt-configure.log" 2>&1 || { tail -20 "$tree/prebuilt-configure.log"; exit 1; }
         cmake --build "$tree" -j"$(nproc)" --target "$@" >"$tree/prebuilt-build.log" 2>&1 ||
             { grep -E "error|FAILED" "$tree/prebuilt-build.log" | head -20; exit 1; }
     }
