@@ -109,10 +109,10 @@ fi
 if has sanitize; then
     # As scripts/gpu-run.sh: memcheck over the whole suite but the out-of-memory test (its failing
     # cudaMalloc is an API error by design), racecheck over one case of each kernel family.
-    timed memcheck compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_kernels" --gtest_brief=1 \
+    timed memcheck timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_kernels" --gtest_brief=1 \
         --gtest_filter='-*OutOfMemory*' >"$OUT/sanitize-memcheck.log" 2>&1
     grep -E "ERROR SUMMARY|Invalid|PASSED|FAILED" "$OUT/sanitize-memcheck.log" | tail -4
-    timed racecheck compute-sanitizer --tool racecheck --error-exitcode 9 "$bin/test_kernels" --gtest_brief=1 \
+    timed racecheck timeout 180 compute-sanitizer --tool racecheck --error-exitcode 9 "$bin/test_kernels" --gtest_brief=1 \
         --gtest_filter="$(cat scripts/gpu-racecheck-cases.txt)" >"$OUT/sanitize-racecheck.log" 2>&1
     grep -E "RACECHECK SUMMARY|hazard" "$OUT/sanitize-racecheck.log" | tail -3
 fi
@@ -144,9 +144,9 @@ if has sparse; then
     grep "^|" "$OUT/bench-block-sparse.log"
 fi
 if has bench; then
-    timed bench_gpu_tile "$bin/bench_gpu_tile" >"$OUT/bench-tile.log" 2>&1
+    timed bench_gpu_tile timeout 120 "$bin/bench_gpu_tile" >"$OUT/bench-tile.log" 2>&1
     tail -8 "$OUT/bench-tile.log"
-    timed bench_attention env PYTHONUNBUFFERED=1 python3 bench/gpu/bench_attention.py \
+    timed bench_attention env PYTHONUNBUFFERED=1 timeout 300 python3 bench/gpu/bench_attention.py \
         --lib "$bin/libattnscope_layer_capi.so" --json "$OUT/bench-attention.json" ${BENCH_SEQ:+--seq $BENCH_SEQ} \
         >"$OUT/bench-attention.log" 2>&1
     tail -25 "$OUT/bench-attention.log"
